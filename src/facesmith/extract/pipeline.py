@@ -1,0 +1,290 @@
+"""`facesmith extract`: videos, images and folders in; a faceset folder out.
+
+Decoding runs in a reader thread, face cutting and encoding in a small writer pool (both release the
+GIL), tracking and landmarks on the main thread, so the two cores overlap. Every second the finished
+frames are committed to the alignments store together with the tracker state, which is what makes a
+killed run resume to exactly the faceset an uninterrupted run gives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import progress
+from ..atomic import check_writable_dir
+from ..errors import FacesmithError, InputError
+from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord
+from ..media.images import read_image
+from ..media.inputs import MediaSource, expand_inputs, file_sha256
+from ..media.video import Frame, iter_frames, probe_video
+from .detect import create_detector
+from .faces_out import face_metadata, face_name, face_prefix, parse_face_frame, render_face
+from .identity_filter import IdentityFilter
+from .landmarks import create_landmarker
+from .tracker import FaceTracker
+
+COMMIT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    size: int = 256
+    every: int = 1
+    start: float | None = None
+    end: float | None = None
+    min_size: int = 0
+    max_faces: int = 0
+    ref: tuple[str, ...] = ()
+    threshold: float = 0.6
+    detector: str = "blazeface"
+    landmarker: str = "mesh"
+    smooth: bool = True
+    rotations: bool = True
+    redetect_every: int = 15
+    image_format: str = "jpg"
+    quality: int = 95
+    keep_partial: bool = False
+
+    def settings(self, ref_hashes: list[str]) -> dict[str, Any]:
+        """What decides the faces a frame gives: a resumed run must use the same."""
+        s = dataclasses.asdict(self)
+        s.pop("keep_partial")
+        s["ref"] = sorted(ref_hashes)
+        return s
+
+    def validate(self) -> None:
+        if not 64 <= self.size <= 1024:
+            raise InputError(f"--size must be between 64 and 1024 pixels, not {self.size}")
+        if self.every < 1:
+            raise InputError("--every must be 1 or more")
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InputError("--end must be after --start")
+        if self.image_format not in ("jpg", "png"):
+            raise InputError("--format must be jpg or png")
+
+
+@dataclass
+class ExtractSummary:
+    output: str
+    sources: int = 0
+    sources_already_done: int = 0
+    frames_read: int = 0
+    faces_saved: int = 0
+    frames_without_face: int = 0
+    faces_in_faceset: int = 0
+    seconds: float = 0.0
+    frames_per_second: float = 0.0
+    detector_runs: int = 0
+    per_source: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _threaded(frames: Iterator[Frame], depth: int = 24) -> Iterator[Frame]:
+    """Decode ahead in a thread; errors are re-raised in the consumer at the point they happened."""
+    q: queue.Queue[Frame | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for fr in frames:
+                if stop.is_set():
+                    return
+                q.put(fr)
+            q.put(None)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=run, daemon=True, name="facesmith-decode")
+    thread.start()
+    try:
+        while (item := q.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+class Extractor:
+    def __init__(self, output_dir: Path, options: ExtractOptions):
+        options.validate()
+        self.out, self.opt = output_dir, options
+        self.detector = create_detector(options.detector)
+        self.landmarker = create_landmarker(options.landmarker)
+        self.identity = IdentityFilter(options.ref, options.threshold, self.detector, self.landmarker) if options.ref else None
+        self.suffix = "." + options.image_format
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="facesmith-write")
+
+    def run_source(self, store: AlignmentsStore, src: MediaSource, record: SourceRecord,
+                   bar: Any, summary: ExtractSummary) -> dict[str, Any]:
+        prefix = face_prefix(src.path, record.sha256)
+        self._remove_uncommitted(prefix, record.next_frame)
+        tracker = FaceTracker(self.detector, self.landmarker, video=src.kind == "video",
+                              redetect_every=self.opt.redetect_every, smooth=self.opt.smooth,
+                              rotations=self.opt.rotations)
+        state = record.state or {}
+        tracker.load(state.get("tracker"))
+        if self.identity:
+            self.identity.load(state.get("identity"))
+        source_meta = {"path": str(src.path), "sha256": record.sha256, "kind": src.kind}
+        pending: list[tuple[int, float, list[tuple[int, str, Future[dict[str, Any]]]]]] = []
+        last_commit = time.monotonic()
+        frames_done = faces_done = 0
+
+        def commit(next_frame: int, complete: bool) -> None:
+            nonlocal last_commit
+            records = [FrameRecord(f, t, [(i, n, fut.result()) for i, n, fut in faces]) for f, t, faces in pending]
+            snapshot = {"tracker": tracker.state(), "identity": self.identity.state() if self.identity else None}
+            store.commit_frames(record.id, records, next_frame, snapshot, complete)
+            pending.clear()
+            last_commit = time.monotonic()
+
+        frames = self._frames(src, record.next_frame)
+        next_frame = record.next_frame
+        try:
+            for fr in frames:
+                faces = tracker.process(fr.image, fr.time)
+                faces = [f for f in faces if max(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.opt.min_size]
+                if self.identity:
+                    faces = self.identity.keep(fr.image, faces)
+                if self.opt.max_faces:
+                    faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]))[: self.opt.max_faces]
+                    faces.sort(key=lambda f: f.box[0])
+                jobs = []
+                for index, face in enumerate(faces):
+                    extra = {"face_index": index, "track": face.track_id, "score": round(face.score, 4),
+                             "detector_score": round(face.detector_score, 4),
+                             "detector": self.opt.detector, "landmarker": self.opt.landmarker}
+                    if self.identity:
+                        extra["identity_distance"] = self.identity.distance_of(face.track_id)
+                    meta = face_metadata(face.points, self.opt.size, fr.image.shape, source_meta, fr.index, fr.time, extra)
+                    name = face_name(prefix, fr.index, index, self.suffix)
+                    jobs.append((index, name, self.pool.submit(render_face, fr.image, meta, self.out / name, self.opt.quality)))
+                pending.append((fr.index, fr.time, jobs))
+                frames_done += 1
+                faces_done += len(faces)
+                summary.frames_read += 1
+                summary.faces_saved += len(faces)
+                summary.frames_without_face += not faces
+                bar.update(1)
+                next_frame = fr.index + 1
+                if time.monotonic() - last_commit > COMMIT_SECONDS:
+                    commit(next_frame, complete=False)
+        except BaseException:
+            wait([fut for _, _, jobs in pending for _, _, fut in jobs])  # no writer outlives a failure
+            raise
+        commit(next_frame, complete=True)
+        summary.detector_runs += tracker.detector_runs
+        return {"path": str(src.path), "kind": src.kind, "frames": frames_done, "faces": faces_done}
+
+    def _frames(self, src: MediaSource, first_index: int) -> Iterator[Frame]:
+        if src.kind == "image":
+            if first_index == 0:
+                yield Frame(index=0, time=0.0, image=read_image(src.path))
+            return
+        yield from _threaded(iter_frames(src.path, start=self.opt.start, end=self.opt.end,
+                                         every=self.opt.every, first_index=first_index))
+
+    def _remove_uncommitted(self, prefix: str, next_frame: int) -> None:
+        """Faces written after the last commit of a killed run: they will be made again, identically."""
+        for path in self.out.glob(f"{prefix}_*"):
+            frame = parse_face_frame(path.name, prefix)
+            if frame is not None and frame >= next_frame:
+                path.unlink()
+        for path in self.out.glob(f".{prefix}_*.part"):
+            path.unlink()
+
+
+def _source_info(src: MediaSource) -> dict[str, Any]:
+    if src.kind == "video":
+        info = probe_video(src.path)
+        return {"width": info.width, "height": info.height, "fps": info.fps, "frame_count": info.frame_count,
+                "rotation": info.rotation, "duration": info.duration}
+    from ..media.images import image_size
+
+    w, h = image_size(src.path)
+    return {"width": w, "height": h}
+
+
+def extract(inputs: Sequence[str | Path] | str | Path, output_dir: str | Path, **options: Any) -> ExtractSummary:
+    """Extract every face of `inputs` into the faceset folder `output_dir` (resumes if it exists)."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    opt = ExtractOptions(**{k: (tuple(v) if k == "ref" else v) for k, v in options.items()})
+    opt.validate()
+    sources = expand_inputs(list(inputs))
+    infos = [_source_info(s) for s in sources]  # every input is checked before anything is written
+    out = check_writable_dir(output_dir)
+    started = time.monotonic()
+    summary = ExtractSummary(output=str(out))
+    extractor = Extractor(out, opt)
+    ref_hashes = extractor.identity.ref_hashes if extractor.identity else []
+    with AlignmentsStore.in_folder(out) as store:
+        settings = opt.settings(ref_hashes)
+        previous = store.get_meta("settings")
+        if previous is not None and previous != settings:
+            changed = sorted(k for k in settings if settings[k] != previous.get(k))
+            raise InputError(
+                f"{out} was extracted with other settings ({', '.join(changed)}); use a new output folder, "
+                f"or re-cut its faces at another size with --from-faceset"
+            )
+        store.set_meta("settings", settings)
+        hashes = [file_sha256(s.path) for s in sources]
+        total = sum(_expected_frames(info, s, opt) for info, s in zip(infos, sources, strict=True))
+        with progress.bar(total=total, desc="extract", unit="frame") as bar:
+            for src, info, sha in zip(sources, infos, hashes, strict=True):
+                record = store.source(sha) or store.add_source(sha, str(src.path.resolve()), src.kind, info)
+                summary.sources += 1
+                if record.complete:
+                    summary.sources_already_done += 1
+                    bar.update(_expected_frames(info, src, opt))
+                    continue
+                bar.update(min(record.next_frame // opt.every, _expected_frames(info, src, opt)))
+                try:
+                    summary.per_source.append(extractor.run_source(store, src, record, bar, summary))
+                except FacesmithError as e:
+                    if opt.keep_partial:
+                        raise
+                    _forget(store, out, record)
+                    raise type(e)(f"{e}; nothing was kept from it (--keep-partial keeps the readable part)") from None
+        summary.faces_in_faceset = store.counts()["faces"]
+    extractor.pool.shutdown()
+    summary.seconds = round(time.monotonic() - started, 3)
+    summary.frames_per_second = round(summary.frames_read / summary.seconds, 2) if summary.seconds else 0.0
+    return summary
+
+
+def _expected_frames(info: dict[str, Any], src: MediaSource, opt: ExtractOptions) -> int:
+    if src.kind == "image":
+        return 1
+    duration = info.get("duration") or 0.0
+    fps = info.get("fps") or 0.0
+    start = opt.start or 0.0
+    end = min(opt.end, duration) if opt.end is not None else duration
+    return max(0, int(np.ceil((end - start) * fps / opt.every)))
+
+
+def _forget(store: AlignmentsStore, out: Path, record: SourceRecord) -> None:
+    """Nothing half-written: a source that failed part-way leaves no faces behind."""
+    for name in store.forget_source(record.id):
+        (out / name).unlink(missing_ok=True)
+    prefix = face_prefix(Path(record.path), record.sha256)
+    for path in out.glob(f"{prefix}_*"):
+        path.unlink()

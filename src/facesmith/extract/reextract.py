@@ -1,0 +1,86 @@
+"""Re-cut a faceset at another size from its alignments store, without detecting again.
+
+Only faces whose files are still in the old faceset are cut again, so faces a user deleted stay gone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .. import progress
+from ..atomic import check_writable_dir
+from ..errors import InputError
+from ..faceset.store import AlignmentsStore, FrameRecord
+from ..media.images import read_image
+from ..media.inputs import file_sha256
+from ..media.video import iter_frames
+from .faces_out import face_metadata, face_name, face_prefix, render_face
+from .pipeline import ExtractSummary
+
+
+def _locate(record_path: str, sha256: str, candidates: Sequence[str | Path]) -> Path:
+    """The source file: where it was, or among the given inputs (matched by content hash)."""
+    for path in [Path(record_path), *map(Path, candidates)]:
+        if path.is_file() and file_sha256(path) == sha256:
+            return path
+    raise InputError(f"source {record_path} is missing or changed; pass the original file as INPUT")
+
+
+def reextract(old_dir: str | Path, output_dir: str | Path, size: int, inputs: Sequence[str | Path] = (),
+              image_format: str = "jpg") -> ExtractSummary:
+    old_dir = Path(old_dir)
+    if not 64 <= size <= 1024:
+        raise InputError(f"--size must be between 64 and 1024 pixels, not {size}")
+    started = time.monotonic()
+    out = check_writable_dir(output_dir)
+    if out.resolve() == old_dir.resolve():
+        raise InputError("--from-faceset needs a different output folder")
+    summary = ExtractSummary(output=str(out))
+    suffix = "." + image_format
+    with AlignmentsStore.in_folder(old_dir, create=False) as old, AlignmentsStore.in_folder(out) as new:
+        settings = dict(old.get_meta("settings") or {}, size=size, image_format=image_format)
+        new.set_meta("settings", settings)
+        sources = old.sources()
+        wanted = {s.id: [fr for fr in old.frames(s.id) if fr.faces] for s in sources}
+        total = sum(len(v) for v in wanted.values())
+        with progress.bar(total=total, desc="re-extract", unit="frame") as bar:
+            for src in sources:
+                path = _locate(src.path, src.sha256, inputs)
+                record = new.source(src.sha256) or new.add_source(src.sha256, str(path.resolve()), src.kind, src.info)
+                prefix = face_prefix(path, src.sha256)
+                by_frame = {fr.frame: fr for fr in wanted[src.id]}
+                records: list[FrameRecord] = []
+                images = ((0, read_image(path)),) if src.kind == "image" else (
+                    (f.index, f.image) for f in iter_frames(path) if f.index in by_frame)
+                for index, image in images:
+                    if index not in by_frame:
+                        continue
+                    fr = by_frame[index]
+                    faces = []
+                    for face_index, old_name, data in fr.faces:
+                        if not (old_dir / old_name).exists():
+                            continue  # deleted by the user: stays deleted
+                        keep = {k: v for k, v in data.items() if k not in {
+                            "source", "frame", "time", "size", "box", "landmarks", "matrix", "mask",
+                            "yaw", "pitch", "roll", "blur", "format"}}
+                        meta = face_metadata(np.asarray(data["landmarks"]), size, image.shape, data["source"],
+                                             fr.frame, fr.time, keep)
+                        name = face_name(prefix, fr.frame, face_index, suffix)
+                        faces.append((face_index, name, render_face(image, meta, out / name)))
+                    records.append(FrameRecord(fr.frame, fr.time, faces))
+                    summary.frames_read += 1
+                    summary.faces_saved += len(faces)
+                    bar.update(1)
+                new.commit_frames(record.id, records, src.next_frame, None, complete=True)
+                summary.sources += 1
+                summary.per_source.append({"path": str(path), "faces": sum(len(r.faces) for r in records)})
+        summary.faces_in_faceset = new.counts()["faces"]
+    summary.seconds = round(time.monotonic() - started, 3)
+    summary.frames_per_second = round(summary.frames_read / summary.seconds, 2) if summary.seconds else 0.0
+    return summary
+
+

@@ -1,0 +1,198 @@
+"""The alignments store: per source file, frame -> faces, in SQLite beside the face images.
+
+Convert reads it to find faces without detecting again; extract uses it to resume exactly where it
+stopped (every commit records the next frame to process and the tracker state at that point), and to
+re-extract at another size. Plain SQLite with JSON columns: reading it never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+SCHEMA_VERSION = 1
+STORE_NAME = "alignments.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    info TEXT NOT NULL,              -- JSON: width, height, fps, frame_count, rotation, ...
+    next_frame INTEGER NOT NULL DEFAULT 0,
+    complete INTEGER NOT NULL DEFAULT 0,
+    state TEXT                       -- JSON tracker state at next_frame, for an exact resume
+);
+CREATE TABLE IF NOT EXISTS frames (
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    frame INTEGER NOT NULL,
+    time REAL NOT NULL,
+    faces INTEGER NOT NULL,
+    PRIMARY KEY (source_id, frame)
+);
+CREATE TABLE IF NOT EXISTS faces (
+    source_id INTEGER NOT NULL REFERENCES sources(id),
+    frame INTEGER NOT NULL,
+    face_index INTEGER NOT NULL,
+    file TEXT NOT NULL,
+    data TEXT NOT NULL,              -- JSON: the same metadata the face file carries
+    PRIMARY KEY (source_id, frame, face_index)
+);
+"""
+
+
+@dataclass
+class SourceRecord:
+    id: int
+    sha256: str
+    path: str
+    kind: str
+    info: dict[str, Any]
+    next_frame: int
+    complete: bool
+    state: dict[str, Any] | None
+
+
+@dataclass
+class FrameRecord:
+    frame: int
+    time: float
+    faces: list[tuple[int, str, dict[str, Any]]]  # (face_index, file name, metadata)
+
+
+class AlignmentsStore:
+    """One SQLite file per faceset folder. Not shared between threads: use it from one thread."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise InputError(f"no alignments store at {self.path}; extract the faces first")
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as e:
+            raise InputError(f"{self.path} is not a facesmith alignments store ({e})") from None
+        if version is None:
+            self.set_meta("schema_version", SCHEMA_VERSION)
+        elif version != SCHEMA_VERSION:
+            raise InputError(
+                f"{self.path} has alignments schema {version}; this facesmith reads {SCHEMA_VERSION}"
+            )
+
+    @classmethod
+    def in_folder(cls, folder: str | Path, create: bool = True) -> AlignmentsStore:
+        return cls(Path(folder) / STORE_NAME, create=create)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> AlignmentsStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- settings -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # --- sources ------------------------------------------------------------------------------
+    def _record(self, row: tuple[Any, ...] | None) -> SourceRecord | None:
+        if row is None:
+            return None
+        id_, sha, path, kind, info, next_frame, complete, state = row
+        return SourceRecord(id_, sha, path, kind, json.loads(info), next_frame, bool(complete),
+                            json.loads(state) if state else None)
+
+    def source(self, sha256: str) -> SourceRecord | None:
+        return self._record(self.db.execute("SELECT * FROM sources WHERE sha256 = ?", (sha256,)).fetchone())
+
+    def sources(self) -> list[SourceRecord]:
+        rows = self.db.execute("SELECT * FROM sources ORDER BY id").fetchall()
+        return [r for r in map(self._record, rows) if r is not None]
+
+    def add_source(self, sha256: str, path: str, kind: str, info: dict[str, Any]) -> SourceRecord:
+        self.db.execute(
+            "INSERT INTO sources (sha256, path, kind, info) VALUES (?, ?, ?, ?)",
+            (sha256, path, kind, json.dumps(info)),
+        )
+        record = self.source(sha256)
+        assert record is not None
+        return record
+
+    def commit_frames(self, source_id: int, frames: Iterable[FrameRecord], next_frame: int,
+                      state: dict[str, Any] | None, complete: bool = False) -> None:
+        """Record processed frames and the resume point in one transaction (all or nothing)."""
+        with self._transaction():
+            for fr in frames:
+                self.db.execute("INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)",
+                                (source_id, fr.frame, fr.time, len(fr.faces)))
+                self.db.execute("DELETE FROM faces WHERE source_id = ? AND frame = ?", (source_id, fr.frame))
+                self.db.executemany(
+                    "INSERT INTO faces VALUES (?, ?, ?, ?, ?)",
+                    [(source_id, fr.frame, idx, name, json.dumps(data)) for idx, name, data in fr.faces],
+                )
+            self.db.execute(
+                "UPDATE sources SET next_frame = ?, state = ?, complete = ? WHERE id = ?",
+                (next_frame, json.dumps(state) if state is not None else None, int(complete), source_id),
+            )
+
+    def forget_source(self, source_id: int) -> list[str]:
+        """Remove a source and its faces from the store; returns the face file names it had."""
+        with self._transaction():
+            files = [r[0] for r in self.db.execute("SELECT file FROM faces WHERE source_id = ?", (source_id,))]
+            for table in ("faces", "frames"):
+                self.db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))
+            self.db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+        return files
+
+    # --- reading ------------------------------------------------------------------------------
+    def frames(self, source_id: int) -> Iterator[FrameRecord]:
+        """Every processed frame of a source in order, with its faces (frames without faces too)."""
+        faces: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
+        for frame, idx, name, data in self.db.execute(
+            "SELECT frame, face_index, file, data FROM faces WHERE source_id = ? ORDER BY frame, face_index",
+            (source_id,),
+        ):
+            faces.setdefault(frame, []).append((idx, name, json.loads(data)))
+        for frame, time in self.db.execute(
+            "SELECT frame, time FROM frames WHERE source_id = ? ORDER BY frame", (source_id,)
+        ):
+            yield FrameRecord(frame, time, faces.get(frame, []))
+
+    def counts(self, source_id: int | None = None) -> dict[str, int]:
+        where, args = ("WHERE source_id = ?", (source_id,)) if source_id is not None else ("", ())
+        frames, empty = self.db.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(faces = 0), 0) FROM frames {where}", args
+        ).fetchone()
+        (faces,) = self.db.execute(f"SELECT COUNT(*) FROM faces {where}", args).fetchone()
+        return {"frames": frames, "frames_without_face": empty, "faces": faces}
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,157 @@
+"""Face-swap models and their registry.
+
+Adding a model = one new file in this package that defines an `nn.Module` subclass of `SwapModel`
+decorated with `@register_model("name")`, plus its import line in `_MODULES` below.
+
+Every model follows one contract, used by training, preview and convert:
+
+    model(x_a, x_b) -> (y_a, m_a, y_b, m_b)    # reconstructions for training (A by decoder A, ...)
+    model.render(x, side) -> (faces, mask)       # faces re-drawn as identity `side` ("a" or "b")
+    model.swap(x, direction="a2b") -> (faces, mask)
+
+Inputs `x` are aligned faces as float tensors (N, 3, S, S), **BGR channel order, values in [0, 1]**,
+S = config["size"]. The crop is the central `config["coverage"]` fraction of the extracted aligned
+face (e.g. coverage 0.875 of a 256 px crop = the central 224 px), resized to S. Outputs are in the same
+space; `mask` is (N, 1, S, S) in [0, 1] for models that learn it (config["learns_mask"]), else None.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputError
+
+# modules that register models when imported (one line per model file)
+_MODULES = ("lite", "original", "hires")
+
+_REGISTRY: dict[str, type[SwapModel]] = {}
+
+
+class SwapModel(nn.Module):
+    """Base class: subclasses set DEFAULTS and implement forward() and render()."""
+
+    DEFAULTS: dict[str, Any] = {}
+    # sizes the architecture supports (checked before building, so a bad --size is one clear line)
+    SIZES: tuple[int, ...] = (64,)
+
+    def __init__(self, **cfg: Any) -> None:
+        super().__init__()
+        unknown = set(cfg) - set(self.DEFAULTS)
+        if unknown:
+            raise InputError(f"model {self.name!r} has no option(s) {sorted(unknown)}; it has {sorted(self.DEFAULTS)}")
+        self.config: dict[str, Any] = {"model": self.name, **self.DEFAULTS, **cfg}
+        if self.config["size"] not in self.SIZES:
+            raise InputError(f"model {self.name!r} supports sizes {list(self.SIZES)}, not {self.config['size']}")
+
+    name = "base"
+
+    def forward(self, x_a: torch.Tensor, x_b: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+    def render(self, x: torch.Tensor, side: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def swap(self, x: torch.Tensor, direction: str = "a2b") -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Faces of one identity re-drawn as the other: "a2b" turns A faces into B, "b2a" the reverse."""
+        if direction not in ("a2b", "b2a"):
+            raise ValueError(f"direction must be 'a2b' or 'b2a', not {direction!r}")
+        return self.render(x, direction[-1])
+
+
+def register_model(name: str) -> Callable[[type[SwapModel]], type[SwapModel]]:
+    def deco(cls: type[SwapModel]) -> type[SwapModel]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_all() -> None:
+    for module in _MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+
+
+def available_models() -> list[str]:
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def model_class(name: str) -> type[SwapModel]:
+    _load_all()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **cfg: Any) -> SwapModel:
+    """Build a model; options left out (or None) take the model's defaults."""
+    return model_class(name)(**{k: v for k, v in cfg.items() if v is not None})
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, dict[str, Any]]:
+    """The latest checkpoint of a trained model, ready for `model.swap` (eval mode)."""
+    from ..train.checkpoint import load_latest
+
+    ckpt = load_latest(Path(model_dir))
+    if ckpt is None:
+        raise InputError(f"{model_dir} holds no checkpoint; train one with `facesmith train`")
+    model = create_model(ckpt.config["model"], **ckpt.config["model_options"])
+    model.load_state_dict(ckpt.model_state)
+    return model.to(device).eval(), ckpt.config
+
+
+# ---- building blocks shared by the models ----
+
+def icnr_(weight: torch.Tensor, scale: int = 2) -> None:
+    """ICNR init for conv + pixel-shuffle: every sub-pixel starts equal, so no checkerboard at start."""
+    out_ch, in_ch, kh, kw = weight.shape
+    sub = torch.empty(out_ch // scale**2, in_ch, kh, kw)
+    nn.init.kaiming_uniform_(sub, a=0.1)
+    with torch.no_grad():
+        weight.copy_(sub.repeat_interleave(scale**2, dim=0))
+
+
+class Conv(nn.Sequential):
+    """conv + LeakyReLU(0.1), 'same' padding."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1) -> None:
+        super().__init__(nn.Conv2d(cin, cout, k, stride, padding=k // 2), nn.LeakyReLU(0.1, inplace=True))
+
+
+class Upscale(nn.Sequential):
+    """x2 upscaling the cheap way: a conv at the low resolution to 4*cout channels, then pixel shuffle."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3) -> None:
+        conv = nn.Conv2d(cin, cout * 4, k, padding=k // 2)
+        icnr_(conv.weight)
+        super().__init__(conv, nn.LeakyReLU(0.1, inplace=True), nn.PixelShuffle(2))
+
+
+class ResBlock(nn.Module):
+    def __init__(self, ch: int, k: int = 3) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(ch, ch, k, padding=k // 2)
+        self.c2 = nn.Conv2d(ch, ch, k, padding=k // 2)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.c2(self.act(self.c1(x))))
+
+
+def split_output(y: torch.Tensor, learns_mask: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Decoder logits -> (faces in [0, 1], mask in [0, 1] or None)."""
+    y = torch.sigmoid(y.float())
+    return (y[:, :3], y[:, 3:4]) if learns_mask else (y, None)
+
+
+__all__ = [
+    "SwapModel", "available_models", "create_model", "load_model", "model_class", "register_model",
+]
