@@ -12,15 +12,23 @@ from facesmith.errors import InputError
 from facesmith.extract.align import (
     FLIP_68,
     MEAN_FACE_68,
-    alignment_matrix,
     aligned_mean_face,
+    alignment_matrix,
     invert_matrix,
     mask_polygon,
     rasterize_mask,
     transform_points,
     umeyama,
 )
-from facesmith.faceset import encode_face, face_landmarks, face_mask, list_faces, load_face, read_face, write_face
+from facesmith.faceset import (
+    encode_face,
+    face_landmarks,
+    face_mask,
+    list_faces,
+    load_face,
+    read_face,
+    write_face,
+)
 from facesmith.faceset.face_file import read_meta_bytes
 from facesmith.faceset.store import AlignmentsStore, FrameRecord
 
@@ -84,7 +92,7 @@ def test_face_file_round_trip(tmp_path, suffix):
 
 
 def test_plain_images_are_not_faces(tmp_path):
-    ok, buf = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
+    _, buf = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))
     assert read_meta_bytes(buf.tobytes()) is None
     (tmp_path / "x.jpg").write_bytes(buf.tobytes())
     with pytest.raises(InputError, match="not a facesmith face"):
@@ -97,10 +105,9 @@ def test_store_commits_atomically_and_resumes(tmp_path):
         src = store.add_source("ab" * 32, "/v.mp4", "video", {"fps": 30})
         store.commit_frames(src.id, [FrameRecord(0, 0.0, [(0, "f0.jpg", {"x": 1})]), FrameRecord(1, 0.033, [])],
                             next_frame=2, state={"tracker": {"n": 1}})
-        with pytest.raises(RuntimeError):
-            with store._transaction():
-                store.db.execute("UPDATE sources SET next_frame = 99")
-                raise RuntimeError
+        with pytest.raises(RuntimeError), store._transaction():
+            store.db.execute("UPDATE sources SET next_frame = 99")
+            raise RuntimeError
     with AlignmentsStore.in_folder(tmp_path, create=False) as store:
         rec = store.source("ab" * 32)
         assert rec.next_frame == 2 and rec.state == {"tracker": {"n": 1}} and not rec.complete

@@ -12,6 +12,7 @@ backends convert their boxes (see `dlib_detect.py`).
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
@@ -82,6 +83,11 @@ class Registry(Generic[T]):
         factory = self._factories.get(name)
         if factory is None:
             raise InputError(f"unknown {self._kind} {name!r}; available: {', '.join(self.names())}")
+        try:  # a misspelt option is a user error, not a crash inside the backend
+            inspect.signature(factory).bind(**kwargs)
+        except TypeError as exc:
+            options = ", ".join(inspect.signature(factory).parameters) or "none"
+            raise InputError(f"{self._kind} {name!r}: {exc} (options: {options})") from exc
         return factory(**kwargs)
 
 

@@ -263,7 +263,9 @@ def extract(inputs: Sequence[str | Path] | str | Path, output_dir: str | Path, *
                     if opt.keep_partial:
                         raise
                     _forget(store, out, record)
-                    raise type(e)(f"{e}; nothing was kept from it (--keep-partial keeps the readable part)") from None
+                    error = InputError(f"{e}; nothing was kept from it (--keep-partial keeps the readable part)")
+                    error.exit_code = e.exit_code
+                    raise error from None
         summary.faces_in_faceset = store.counts()["faces"]
     extractor.pool.shutdown()
     summary.seconds = round(time.monotonic() - started, 3)

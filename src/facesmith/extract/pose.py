@@ -5,35 +5,35 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# A generic 3D face (millimetres, x right, y up, z towards the camera) for the iBUG points used by
-# solvePnP: nose tip, chin, outer eye corners, mouth corners, nose bridge, nostrils' centre.
+# A generic 3D face in millimetres, in camera-style axes (x towards the image's right, y down, z away
+# from the camera), for the iBUG points used by solvePnP: nose tip, chin, outer eye corners, mouth
+# corners, nose bridge, nostrils' centre.
 _MODEL_IDX = [30, 8, 36, 45, 48, 54, 27, 33]
 _MODEL_3D = np.array([
-    (0.0, 0.0, 0.0), (0.0, -63.6, -12.5), (-43.3, 32.7, -26.0), (43.3, 32.7, -26.0),
-    (-28.9, -28.9, -24.1), (28.9, -28.9, -24.1), (0.0, 33.0, -18.0), (0.0, -15.0, -8.0),
+    (0.0, 0.0, 0.0), (0.0, 63.6, 12.5), (-43.3, -32.7, 26.0), (43.3, -32.7, 26.0),
+    (-28.9, 28.9, 24.1), (28.9, 28.9, 24.1), (0.0, -33.0, 18.0), (0.0, 15.0, 8.0),
 ], dtype=np.float64)
 
 
 def head_pose(points68: np.ndarray, frame_size: tuple[int, int]) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from 2D landmarks, with a pinhole camera guessed from the frame.
 
-    Yaw > 0: the face turns towards the image's right; pitch > 0: chin up; roll > 0: clockwise in the image.
+    Yaw > 0: the face turns towards the image's right; pitch > 0: chin up; roll > 0: clockwise in the
+    image. SQPnP finds the global optimum, so a face is never read as upside down.
     """
     w, h = frame_size
     focal = float(max(w, h))
     camera = np.array([[focal, 0, w / 2], [0, focal, h / 2], [0, 0, 1]], np.float64)
-    image_pts = np.asarray(points68, np.float64)[_MODEL_IDX]
-    # The model's y axis points up and image y points down: flip y so the solution is a rotation.
-    model = _MODEL_3D * (1, -1, -1)
-    ok, rvec, _ = cv2.solvePnP(model, image_pts, camera, None, flags=cv2.SOLVEPNP_ITERATIVE)
+    image_pts = np.ascontiguousarray(np.asarray(points68, np.float64)[_MODEL_IDX])
+    ok, rvec, _ = cv2.solvePnP(_MODEL_3D, image_pts, camera, None, flags=cv2.SOLVEPNP_SQPNP)
     if not ok:
         return 0.0, 0.0, 0.0
     rot, _ = cv2.Rodrigues(rvec)
-    # Decompose R = Rz(roll) @ Ry(yaw) @ Rx(pitch).
+    # R = Rz(roll) @ Ry(yaw) @ Rx(pitch), angles about the camera's axes.
     yaw = np.degrees(np.arcsin(-np.clip(rot[2, 0], -1, 1)))
     pitch = np.degrees(np.arctan2(rot[2, 1], rot[2, 2]))
     roll = np.degrees(np.arctan2(rot[1, 0], rot[0, 0]))
-    return float(-yaw), float(-pitch), float(roll)
+    return float(-yaw), float(pitch), float(roll)
 
 
 def blur_score(face_bgr: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -36,9 +36,9 @@ _REGISTRY: dict[str, type[SwapModel]] = {}
 class SwapModel(nn.Module):
     """Base class: subclasses set DEFAULTS and implement forward() and render()."""
 
-    DEFAULTS: dict[str, Any] = {}
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
     # sizes the architecture supports (checked before building, so a bad --size is one clear line)
-    SIZES: tuple[int, ...] = (64,)
+    SIZES: ClassVar[tuple[int, ...]] = (64,)
 
     def __init__(self, **cfg: Any) -> None:
         super().__init__()
@@ -104,7 +104,11 @@ def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, d
     if ckpt is None:
         raise InputError(f"{model_dir} holds no checkpoint; train one with `facesmith train`")
     model = create_model(ckpt.config["model"], **ckpt.config["model_options"])
-    model.load_state_dict(ckpt.model_state)
+    try:
+        model.load_state_dict(ckpt.model_state)
+    except RuntimeError as e:
+        raise InputError(f"checkpoint {ckpt.path} does not fit model {ckpt.config['model']!r} "
+                         f"({str(e).splitlines()[0][:200]})") from None
     return model.to(device).eval(), ckpt.config
 
 

@@ -13,7 +13,8 @@ FLOP is spent where it buys detail. Choices (measured, see benchmarks/train.py):
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from . import Conv, SwapModel, Upscale, register_model, split_output
 
 class _Decoder(nn.Sequential):
     def __init__(self, widths: tuple[int, ...], out_ch: int) -> None:
-        layers: list[nn.Module] = [Upscale(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)]
+        layers: list[nn.Module] = [Upscale(a, b) for a, b in itertools.pairwise(widths)]
         layers.append(Conv(widths[-1], widths[-1], 3))
         layers.append(nn.Conv2d(widths[-1], out_ch, 3, padding=1))
         super().__init__(*layers)
@@ -31,7 +32,7 @@ class _Decoder(nn.Sequential):
 
 @register_model("lite")
 class Lite(SwapModel):
-    DEFAULTS: dict[str, Any] = {
+    DEFAULTS: ClassVar[dict[str, Any]] = {
         "size": 64, "coverage": 0.875, "batch_size": 32, "lr": 5e-4,
         "enc": (48, 96, 192, 384), "latent": 256, "dec": (192, 96, 48, 24), "learns_mask": False,
     }
@@ -43,7 +44,7 @@ class Lite(SwapModel):
         enc, dec = tuple(c["enc"]), tuple(c["dec"])
         self.enc_ch, self.dec_ch = enc[-1], dec[0]
         stages: list[nn.Module] = [Conv(3, enc[0], 5, 2)]  # 64 -> 32
-        stages += [Conv(a, b, 3, 2) for a, b in zip(enc[:-1], enc[1:], strict=True)]  # -> 16, 8, 4
+        stages += [Conv(a, b, 3, 2) for a, b in itertools.pairwise(enc)]  # -> 16, 8, 4
         self.encoder = nn.Sequential(*stages)
         self.low = c["size"] // 2 ** len(enc)  # 4 px
         # bottleneck to 8x8 directly: a dense layer is cheaper than a conv at 4x4 with many channels

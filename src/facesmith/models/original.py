@@ -7,7 +7,7 @@ Encoder: 5x5 stride-2 convs 128-256-512-1024 (64 -> 4 px), dense 1024, dense 4x4
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -17,7 +17,7 @@ from . import Conv, SwapModel, Upscale, register_model, split_output
 
 @register_model("original")
 class Original(SwapModel):
-    DEFAULTS: dict[str, Any] = {
+    DEFAULTS: ClassVar[dict[str, Any]] = {
         "size": 64, "coverage": 0.875, "batch_size": 16, "lr": 5e-5, "learns_mask": False,
     }
     SIZES = (64,)

@@ -1,0 +1,156 @@
+"""Batches and their augmentation, reproducible from (seed, iteration) alone.
+
+Every random draw for iteration `it` comes from a generator seeded with (seed, side, it), and the
+sample order is a per-epoch permutation seeded with (seed, side, epoch). So a resumed run sees exactly
+the batches an uninterrupted one would, whatever thread builds them and whenever.
+
+Per face (deepfakes / Faceswap style):
+- colour-statistics matching: with probability `ct_prob`, the face's Lab mean/std are moved to those
+  of a random face of the *other* identity, so both decoders learn under both lightings;
+- colour and lighting jitter: contrast, brightness, per-channel tint, a linear lighting gradient;
+- random rotate / zoom / shift / horizontal flip: applied to the input AND the target;
+- a random smooth grid warp (5x5 control points): applied to the INPUT only, so the network has to
+  redraw a clean face from a distorted one rather than copy pixels.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import FaceSet
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    rotate: float = 10.0  # degrees
+    zoom: float = 0.05
+    shift: float = 0.05  # fraction of the face size
+    flip: float = 0.5
+    warp: float = 0.04  # std of the grid warp, in normalised [-1, 1] units
+    ct_prob: float = 0.5
+    contrast: float = 0.1
+    brightness: float = 0.06
+    tint: float = 0.03
+    lighting: float = 0.15
+
+
+def batch_indices(n: int, seed: int, side: int, it: int, batch: int) -> np.ndarray:
+    """Positions it*batch .. (it+1)*batch of an endless sequence of shuffled epochs over n faces."""
+    pos = np.arange(it * batch, (it + 1) * batch, dtype=np.int64)
+    out = np.empty(batch, np.int64)
+    for epoch in np.unique(pos // n):
+        perm = np.random.default_rng([seed, side, 1, int(epoch)]).permutation(n)
+        sel = pos // n == epoch
+        out[sel] = perm[pos[sel] % n]
+    return out
+
+
+def _match_colours(img: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Reinhard colour transfer in Lab: src stats -> dst stats. img float32 BGR [0, 1]."""
+    lab = cv2.cvtColor(img, cv2.COLOR_BGR2LAB)
+    lab = (lab - src[0]) * (dst[1] / src[1]) + dst[0]
+    lab[..., 0] = np.clip(lab[..., 0], 0, 100)
+    return np.clip(cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2BGR), 0, 1)
+
+
+def make_batch(faces: FaceSet, other: FaceSet, seed: int, side: int, it: int, batch: int,
+               cfg: AugmentConfig, rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
+    """The augmented batch of one side for iteration `it`. With DDP each rank takes its slice of the
+    global batch (batch * world faces), so the union over ranks is the single-process batch."""
+    gb = batch * world
+    rng = np.random.default_rng([seed, side, 2, it])
+    idx = batch_indices(len(faces), seed, side, it, gb)
+    # draw every random number for the global batch first, so a rank's slice does not depend on world
+    ct_on = rng.random(gb) < cfg.ct_prob
+    ct_from = rng.integers(0, max(len(other), 1), gb)
+    contrast = 1 + rng.uniform(-cfg.contrast, cfg.contrast, gb)
+    bright = rng.uniform(-cfg.brightness, cfg.brightness, gb)
+    tint = rng.uniform(-cfg.tint, cfg.tint, (gb, 3))
+    light = rng.uniform(-cfg.lighting, cfg.lighting, gb)
+    light_dir = rng.uniform(0, 2 * np.pi, gb)
+    angle = np.deg2rad(rng.uniform(-cfg.rotate, cfg.rotate, gb))
+    scale = 1 + rng.uniform(-cfg.zoom, cfg.zoom, gb)
+    shift = rng.uniform(-cfg.shift, cfg.shift, (gb, 2)) * 2
+    flip = rng.random(gb) < cfg.flip
+    warp = rng.normal(0, cfg.warp, (gb, 2, 5, 5)).astype(np.float32)
+    sl = slice(rank * batch, (rank + 1) * batch)
+
+    images, masks, regions = faces.get(idx[sl])
+    s = faces.size
+    imgs = images.astype(np.float32) / 255
+    for j, g in enumerate(range(sl.start, sl.stop)):
+        if ct_on[g] and len(other):
+            imgs[j] = _match_colours(imgs[j], faces.lab_stats[idx[g]], other.lab_stats[ct_from[g]])
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / (s - 1) * 2 - 1
+    gsl = (slice(None), None, None)
+    ramp = np.cos(light_dir[sl])[gsl] * xx + np.sin(light_dir[sl])[gsl] * yy  # (B,S,S)
+    gain = (contrast[sl][gsl] * (1 + light[sl][gsl] * ramp))[..., None]
+    imgs = np.clip((imgs - 0.5) * gain + 0.5 + bright[sl][:, None, None, None] + tint[sl][:, None, None, :], 0, 1)
+
+    planes = torch.cat([
+        torch.from_numpy(imgs.astype(np.float32)).permute(0, 3, 1, 2),
+        torch.from_numpy(np.stack([masks, regions], 1).astype(np.float32) / 255),
+    ], 1)
+    # affine (rotation, zoom, shift, flip) in normalised coordinates: output -> input sampling grid
+    cos, sin = np.cos(angle[sl]) / scale[sl], np.sin(angle[sl]) / scale[sl]
+    fx = np.where(flip[sl], -1.0, 1.0)
+    theta = np.stack([np.stack([cos * fx, -sin, shift[sl, 0]], 1), np.stack([sin * fx, cos, shift[sl, 1]], 1)], 1)
+    theta_t = torch.from_numpy(theta.astype(np.float32))
+    base = F.affine_grid(torch.eye(2, 3).expand(len(theta), 2, 3), [len(theta), 1, s, s], align_corners=False)
+    target = F.grid_sample(planes, _apply(theta_t, base), "bilinear", "reflection", align_corners=False)
+    offsets = F.interpolate(torch.from_numpy(warp[sl]), size=(s, s), mode="bicubic", align_corners=True)
+    warped = _apply(theta_t, base + offsets.permute(0, 2, 3, 1))
+    inp = F.grid_sample(planes[:, :3], warped, "bilinear", "reflection", align_corners=False)
+    return {"input": inp, "target": target[:, :3], "mask": target[:, 3:4], "region": target[:, 4:5]}
+
+
+def _apply(theta: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return grid @ theta[:, :, :2].transpose(1, 2).unsqueeze(1) + theta[:, :, 2].view(-1, 1, 1, 2)
+
+
+def plain_batch(faces: FaceSet, idx: np.ndarray) -> dict[str, torch.Tensor]:
+    """Un-augmented faces (previews, held-out evaluation)."""
+    images, masks, regions = faces.get(idx)
+    img = torch.from_numpy(images.astype(np.float32) / 255).permute(0, 3, 1, 2).contiguous()
+    mask = torch.from_numpy(masks.astype(np.float32) / 255)[:, None]
+    region = torch.from_numpy(regions.astype(np.float32) / 255)[:, None]
+    return {"input": img, "target": img, "mask": mask, "region": region}
+
+
+class Prefetcher:
+    """Builds the batches of the coming iterations in background threads while the model trains.
+
+    Batches depend only on (seed, iteration), so threading changes timing, never content."""
+
+    def __init__(self, a: FaceSet, b: FaceSet, seed: int, batch: int, cfg: AugmentConfig, start: int,
+                 workers: int = 1, depth: int = 2, rank: int = 0, world: int = 1) -> None:
+        self.args = (a, b, seed, batch, cfg, rank, world)
+        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="facesmith-batch")
+        self.queue: deque[Future] = deque()
+        self.next_it = start
+        self.depth = max(1, depth)
+
+    def _build(self, it: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        a, b, seed, batch, cfg, rank, world = self.args
+        return (make_batch(a, b, seed, 0, it, batch, cfg, rank, world),
+                make_batch(b, a, seed, 1, it, batch, cfg, rank, world))
+
+    def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
+        while True:
+            while len(self.queue) < self.depth:
+                self.queue.append(self.pool.submit(self._build, self.next_it))
+                self.next_it += 1
+            yield self.queue.popleft().result()
+
+    def close(self) -> None:
+        for f in self.queue:
+            f.cancel()
+        self.pool.shutdown(wait=True, cancel_futures=True)
