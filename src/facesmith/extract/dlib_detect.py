@@ -103,8 +103,7 @@ class DlibHogDetector(_DlibDetector):
 
 
 def _mmod_path() -> str:
-    # assets.py does not list the MMOD weights; they ship next to the 5-point predictor
-    return str(asset_path("shape_predictor_5_face_landmarks.dat").with_name("mmod_human_face_detector.dat"))
+    return str(asset_path("mmod_human_face_detector.dat"))
 
 
 @register_detector("dlib-cnn")

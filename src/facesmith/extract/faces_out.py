@@ -58,3 +58,10 @@ def render_face(frame_image: np.ndarray, meta: dict[str, Any], path: Path, quali
     meta = {**meta, "blur": round(blur_score(crop, mask), 2)}
     write_face(path, crop, meta, quality=quality)
     return meta
+
+
+def make_face(frame_image: np.ndarray, points: np.ndarray, size: int, source: dict[str, Any], frame: int,
+              time: float, extra: dict[str, Any], path: Path, quality: int = 95) -> dict[str, Any]:
+    """Metadata, crop and file of one face; meant for a worker thread, off the tracking thread."""
+    meta = face_metadata(points, size, frame_image.shape, source, frame, time, extra)
+    return render_face(frame_image, meta, path, quality)

@@ -8,7 +8,11 @@ pipeline parallelises across frames, hence the default of one thread per interpr
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +21,29 @@ from ai_edge_litert.interpreter import Interpreter
 from ..errors import InputError
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """LiteRT's C++ logger prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2, which
+    would break the one-line error contract of the CLI; Python-level errors still surface."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class TFLiteModel:
     """A loaded `.tflite` model with one float32 input; outputs come back in the model's order."""
 
     def __init__(self, path: str | Path, num_threads: int = 1) -> None:
         try:
-            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-            self._interpreter.allocate_tensors()
+            with _native_stderr_silenced():
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"cannot load model {path}: {exc}") from exc
         inputs = self._interpreter.get_input_details()

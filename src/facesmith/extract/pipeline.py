@@ -28,7 +28,7 @@ from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.video import Frame, iter_frames, probe_video
 from .detect import create_detector
-from .faces_out import face_metadata, face_name, face_prefix, parse_face_frame, render_face
+from .faces_out import face_name, face_prefix, make_face, parse_face_frame
 from .identity_filter import IdentityFilter
 from .landmarks import create_landmarker
 from .tracker import FaceTracker
@@ -174,9 +174,10 @@ class Extractor:
                              "detector": self.opt.detector, "landmarker": self.opt.landmarker}
                     if self.identity:
                         extra["identity_distance"] = self.identity.distance_of(face.track_id)
-                    meta = face_metadata(face.points, self.opt.size, fr.image.shape, source_meta, fr.index, fr.time, extra)
                     name = face_name(prefix, fr.index, index, self.suffix)
-                    jobs.append((index, name, self.pool.submit(render_face, fr.image, meta, self.out / name, self.opt.quality)))
+                    job = self.pool.submit(make_face, fr.image, face.points, self.opt.size, source_meta, fr.index,
+                                           fr.time, extra, self.out / name, self.opt.quality)
+                    jobs.append((index, name, job))
                 pending.append((fr.index, fr.time, jobs))
                 frames_done += 1
                 faces_done += len(faces)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -18,8 +19,12 @@ from ..faceset.store import AlignmentsStore, FrameRecord
 from ..media.images import read_image
 from ..media.inputs import file_sha256
 from ..media.video import iter_frames
-from .faces_out import face_metadata, face_name, face_prefix, render_face
+from .faces_out import face_name, face_prefix, make_face
 from .pipeline import ExtractSummary
+
+# metadata that make_face computes again for the new size
+_DERIVED = {"format", "source", "frame", "time", "size", "box", "landmarks", "matrix", "mask", "yaw", "pitch",
+            "roll", "blur"}
 
 
 def _locate(record_path: str, sha256: str, candidates: Sequence[str | Path]) -> Path:
@@ -45,36 +50,35 @@ def reextract(old_dir: str | Path, output_dir: str | Path, size: int, inputs: Se
         settings = dict(old.get_meta("settings") or {}, size=size, image_format=image_format)
         new.set_meta("settings", settings)
         sources = old.sources()
-        wanted = {s.id: [fr for fr in old.frames(s.id) if fr.faces] for s in sources}
-        total = sum(len(v) for v in wanted.values())
+        frames = {s.id: list(old.frames(s.id)) for s in sources}
+        # faces the user deleted from the old folder stay deleted
+        survivors = {(s.id, fr.frame): [f for f in fr.faces if (old_dir / f[1]).exists()]
+                     for s in sources for fr in frames[s.id]}
+        total = sum(1 for faces in survivors.values() if faces)
         with progress.bar(total=total, desc="re-extract", unit="frame") as bar:
             for src in sources:
                 path = _locate(src.path, src.sha256, inputs)
                 record = new.source(src.sha256) or new.add_source(src.sha256, str(path.resolve()), src.kind, src.info)
                 prefix = face_prefix(path, src.sha256)
-                by_frame = {fr.frame: fr for fr in wanted[src.id]}
-                records: list[FrameRecord] = []
+                needed = {fr.frame for fr in frames[src.id] if survivors[src.id, fr.frame]}
                 images = ((0, read_image(path)),) if src.kind == "image" else (
-                    (f.index, f.image) for f in iter_frames(path) if f.index in by_frame)
+                    (f.index, f.image) for f in iter_frames(path) if f.index in needed)
+                cut: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
                 for index, image in images:
-                    if index not in by_frame:
+                    if index not in needed:
                         continue
-                    fr = by_frame[index]
-                    faces = []
-                    for face_index, old_name, data in fr.faces:
-                        if not (old_dir / old_name).exists():
-                            continue  # deleted by the user: stays deleted
-                        keep = {k: v for k, v in data.items() if k not in {
-                            "source", "frame", "time", "size", "box", "landmarks", "matrix", "mask",
-                            "yaw", "pitch", "roll", "blur", "format"}}
-                        meta = face_metadata(np.asarray(data["landmarks"]), size, image.shape, data["source"],
-                                             fr.frame, fr.time, keep)
-                        name = face_name(prefix, fr.frame, face_index, suffix)
-                        faces.append((face_index, name, render_face(image, meta, out / name)))
-                    records.append(FrameRecord(fr.frame, fr.time, faces))
+                    fr = next(f for f in frames[src.id] if f.frame == index)
+                    cut[index] = []
+                    for face_index, _, data in survivors[src.id, index]:
+                        keep = {k: v for k, v in data.items() if k not in _DERIVED}
+                        name = face_name(prefix, index, face_index, suffix)
+                        meta = make_face(image, np.asarray(data["landmarks"]), size, data["source"], index,
+                                         fr.time, keep, out / name)
+                        cut[index].append((face_index, name, meta))
                     summary.frames_read += 1
-                    summary.faces_saved += len(faces)
+                    summary.faces_saved += len(cut[index])
                     bar.update(1)
+                records = [FrameRecord(fr.frame, fr.time, cut.get(fr.frame, [])) for fr in frames[src.id]]
                 new.commit_frames(record.id, records, src.next_frame, None, complete=True)
                 summary.sources += 1
                 summary.per_source.append({"path": str(path), "faces": sum(len(r.faces) for r in records)})

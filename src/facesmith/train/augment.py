@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .data import FaceSet
 
@@ -93,27 +92,36 @@ def make_batch(faces: FaceSet, other: FaceSet, seed: int, side: int, it: int, ba
     gsl = (slice(None), None, None)
     ramp = np.cos(light_dir[sl])[gsl] * xx + np.sin(light_dir[sl])[gsl] * yy  # (B,S,S)
     gain = (contrast[sl][gsl] * (1 + light[sl][gsl] * ramp))[..., None]
-    imgs = np.clip((imgs - 0.5) * gain + 0.5 + bright[sl][:, None, None, None] + tint[sl][:, None, None, :], 0, 1)
+    imgs = np.clip((imgs - 0.5) * gain + 0.5 + bright[sl][:, None, None, None] + tint[sl][:, None, None, :], 0, 1).astype(np.float32)
 
-    planes = torch.cat([
-        torch.from_numpy(imgs.astype(np.float32)).permute(0, 3, 1, 2),
-        torch.from_numpy(np.stack([masks, regions], 1).astype(np.float32) / 255),
-    ], 1)
-    # affine (rotation, zoom, shift, flip) in normalised coordinates: output -> input sampling grid
+    # Geometry with cv2.remap, one face at a time: single-threaded numpy/OpenCV work, so this
+    # background thread never starts a second OpenMP team competing with the training step's.
     cos, sin = np.cos(angle[sl]) / scale[sl], np.sin(angle[sl]) / scale[sl]
     fx = np.where(flip[sl], -1.0, 1.0)
-    theta = np.stack([np.stack([cos * fx, -sin, shift[sl, 0]], 1), np.stack([sin * fx, cos, shift[sl, 1]], 1)], 1)
-    theta_t = torch.from_numpy(theta.astype(np.float32))
-    base = F.affine_grid(torch.eye(2, 3).expand(len(theta), 2, 3), [len(theta), 1, s, s], align_corners=False)
-    target = F.grid_sample(planes, _apply(theta_t, base), "bilinear", "reflection", align_corners=False)
-    offsets = F.interpolate(torch.from_numpy(warp[sl]), size=(s, s), mode="bicubic", align_corners=True)
-    warped = _apply(theta_t, base + offsets.permute(0, 2, 3, 1))
-    inp = F.grid_sample(planes[:, :3], warped, "bilinear", "reflection", align_corners=False)
-    return {"input": inp, "target": target[:, :3], "mask": target[:, 3:4], "region": target[:, 4:5]}
-
-
-def _apply(theta: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    return grid @ theta[:, :, :2].transpose(1, 2).unsqueeze(1) + theta[:, :, 2].view(-1, 1, 1, 2)
+    u = (2 * np.arange(s, dtype=np.float32) + 1) / s - 1  # pixel centres in [-1, 1]
+    gx, gy = np.meshgrid(u, u)
+    inp = np.empty((batch, s, s, 3), np.float32)
+    tgt = np.empty((batch, s, s, 3), np.float32)
+    aux = np.empty((batch, s, s, 2), np.float32)
+    extra = np.stack([masks, regions], -1).astype(np.float32) / 255
+    for j, g in enumerate(range(sl.start, sl.stop)):
+        ox = cv2.resize(warp[g, 0], (s, s), interpolation=cv2.INTER_CUBIC)
+        oy = cv2.resize(warp[g, 1], (s, s), interpolation=cv2.INTER_CUBIC)
+        for (px, py), dst in (((gx, gy), "t"), ((gx + ox, gy + oy), "i")):
+            # output pixel -> source position: rotate/zoom/flip about the centre, then shift
+            sx = cos[j] * fx[j] * px - sin[j] * py + shift[g, 0]
+            sy = sin[j] * fx[j] * px + cos[j] * py + shift[g, 1]
+            mx = ((sx + 1) * s - 1) / 2
+            my = ((sy + 1) * s - 1) / 2
+            mx, my = mx.astype(np.float32), my.astype(np.float32)
+            if dst == "t":
+                tgt[j] = cv2.remap(imgs[j], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+                aux[j] = cv2.remap(extra[j], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            else:
+                inp[j] = cv2.remap(imgs[j], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    to_t = (lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))))  # noqa: E731
+    a = to_t(aux)
+    return {"input": to_t(inp), "target": to_t(tgt), "mask": a[:, :1], "region": a[:, 1:]}
 
 
 def plain_batch(faces: FaceSet, idx: np.ndarray) -> dict[str, torch.Tensor]:

@@ -212,15 +212,18 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
     def write_previews(it: int) -> None:
         if not main or csv_log is None:
             return
-        grid = preview_grid(net, preview_a, preview_b)
-        write_png(model_dir / "preview.png", grid)
-        if timelapse:
-            (model_dir / "timelapse").mkdir(exist_ok=True)
-            write_png(model_dir / "timelapse" / f"{it:08d}.png", grid)
-        its = np.array(csv_log.column("iteration"))
-        if len(its) > 1:
-            write_png(model_dir / "loss.png", loss_plot(its, {"loss A": np.array(csv_log.column("loss_a")),
-                                                              "loss B": np.array(csv_log.column("loss_b"))}))
+        try:  # previews are a convenience: failing to write one must not stop training
+            grid = preview_grid(net, preview_a, preview_b)
+            write_png(model_dir / "preview.png", grid)
+            if timelapse:
+                (model_dir / "timelapse").mkdir(exist_ok=True)
+                write_png(model_dir / "timelapse" / f"{it:08d}.png", grid)
+            its = np.array(csv_log.column("iteration"))
+            if len(its) > 1:
+                write_png(model_dir / "loss.png", loss_plot(its, {"loss A": np.array(csv_log.column("loss_a")),
+                                                                  "loss B": np.array(csv_log.column("loss_b"))}))
+        except OSError as e:
+            progress.warn(f"could not write the preview in {model_dir}: {e}")
 
     # ---- Ctrl-C / SIGTERM: finish the iteration, save, then stop (a second signal stops at once) ----
     stop = threading.Event()
