@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import csv
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from facesmith.extract.detect import Detection, create_detector
 from facesmith.extract.identity import SAME_PERSON_THRESHOLD, FaceEmbedder
+from facesmith.extract.imglab import detection_from_landmarks, read_imglab
 from facesmith.extract.landmarks import create_landmarker, roi_from_detection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -45,24 +45,6 @@ def ms_per_call(fn: Callable[[], object], repeat: int, batches: int = 3) -> str:
         best = min(best, (time.perf_counter() - start) / repeat * 1000)
     cpu = (time.process_time() - cpu_start) / (repeat * batches) * 1000
     return f"{best:.1f}/{cpu:.1f}"
-
-
-def load_xml(path: Path) -> list[tuple[Path, np.ndarray, np.ndarray]]:
-    out = []
-    for image in ET.parse(path).getroot().iter("image"):
-        for box in image.iter("box"):
-            pts = np.zeros((68, 2), np.float32)
-            for part in box.iter("part"):
-                pts[int(part.get("name"))] = (float(part.get("x")), float(part.get("y")))
-            x0, y0 = float(box.get("left")), float(box.get("top"))
-            xyxy = np.array([x0, y0, x0 + float(box.get("width")), y0 + float(box.get("height"))])
-            out.append((path.parent / image.get("file"), xyxy, pts))
-    return out
-
-
-def gt_detection(box: np.ndarray, pts: np.ndarray) -> Detection:
-    keypoints = np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], (pts[62] + pts[66]) / 2])
-    return Detection(box, 1.0, keypoints)
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -112,7 +94,7 @@ def accuracy() -> None:
     landmarkers = {"mesh": create_landmarker("mesh"), "mesh nearest": create_landmarker("mesh", mapping="nearest"),
                    "dlib": create_landmarker("dlib", presence=False)}
     for xml in ("testing_with_face_landmarks.xml", "training_with_face_landmarks.xml"):
-        faces = load_xml(folder / xml)
+        faces = read_imglab(folder / xml)
         errors: dict[tuple[str, str], list[float]] = {}
         found = dict.fromkeys(detectors, 0)
         cache: dict[Path, tuple[np.ndarray, dict[str, list[Detection]]]] = {}
@@ -121,7 +103,7 @@ def accuracy() -> None:
                 img = cv2.imread(str(path))
                 cache[path] = (img, {k: d.detect(img) for k, d in detectors.items()})
             img, dets = cache[path]
-            rois = {"GT box": roi_from_detection(gt_detection(box, gt))}
+            rois = {"GT box": roi_from_detection(detection_from_landmarks(box, gt))}
             for name, found_here in dets.items():
                 best = max(found_here, key=lambda d: iou(d.box, box), default=None)
                 if best is not None and iou(best.box, box) > 0.3:

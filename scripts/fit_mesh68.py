@@ -21,45 +21,19 @@ from __future__ import annotations
 
 import argparse
 import math
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from facesmith.extract.detect import Detection, create_detector
+from facesmith.extract.align import FLIP_68
+from facesmith.extract.detect import create_detector
 from facesmith.extract.face_mesh import MESH68_NEAREST, FaceMeshLandmarker
+from facesmith.extract.imglab import detection_from_landmarks, read_imglab
 from facesmith.extract.landmarks import roi_from_detection, roll_angle
 
+
 # iBUG-68 index of each point's mirror image (for the flip augmentation)
-FLIP68 = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30, 35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65]
-)
-
-
-def load_xml(path: Path) -> list[tuple[Path, np.ndarray, np.ndarray]]:
-    """(image path, box x0 y0 x1 y1, (68, 2) points) for every box of an imglab XML."""
-    out = []
-    for image in ET.parse(path).getroot().iter("image"):
-        for box in image.iter("box"):
-            pts = np.zeros((68, 2), np.float64)
-            for part in box.iter("part"):
-                pts[int(part.get("name"))] = (float(part.get("x")), float(part.get("y")))
-            x0, y0 = float(box.get("left")), float(box.get("top"))
-            xyxy = np.array([x0, y0, x0 + float(box.get("width")), y0 + float(box.get("height"))])
-            out.append((path.parent / image.get("file"), xyxy, pts))
-    return out
-
-
-def gt_detection(box: np.ndarray, pts: np.ndarray) -> Detection:
-    """A Detection from ground truth: the XML box (dlib HOG convention = BlazeFace's) and eyes,
-    nose tip and mouth centre taken from the 68 points."""
-    keypoints = np.stack([pts[36:42].mean(0), pts[42:48].mean(0), pts[30], (pts[62] + pts[66]) / 2])
-    return Detection(box, 1.0, keypoints)
-
-
 def nme(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(pred - gt, axis=1).mean() / np.linalg.norm(gt[45] - gt[36]))
 
@@ -72,7 +46,7 @@ def samples(faces: list, mesh: FaceMeshLandmarker, augment: bool) -> list[tuple[
         variants = [(image, box, pts)]
         if augment:
             w = image.shape[1]
-            flipped_pts = pts[FLIP68].copy()
+            flipped_pts = pts[FLIP_68].copy()
             flipped_pts[:, 0] = w - 1 - flipped_pts[:, 0]
             flipped_box = np.array([w - box[2], box[1], w - box[0], box[3]])
             variants.append((cv2.flip(image, 1), flipped_box, flipped_pts))
@@ -82,7 +56,7 @@ def samples(faces: list, mesh: FaceMeshLandmarker, augment: bool) -> list[tuple[
                 rotated = cv2.warpAffine(image, m, image.shape[1::-1], flags=cv2.INTER_LINEAR)
                 variants.append((rotated, box, pts @ m[:, :2].T + m[:, 2]))
         for img, b, p in variants:
-            verts, _ = mesh.mesh(img, roi_from_detection(gt_detection(b, p)))
+            verts, _ = mesh.mesh(img, roi_from_detection(detection_from_landmarks(b, p)))
             out.append((verts[:, :2], p))
     return out
 
@@ -156,15 +130,15 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.data / "images" / "landmarks"
     mesh = FaceMeshLandmarker(mapping="nearest")
-    train = samples(load_xml(folder / "training_with_face_landmarks.xml"), mesh, augment=True)
-    test = samples(load_xml(folder / "testing_with_face_landmarks.xml"), mesh, augment=False)
+    train = samples(read_imglab(folder / "training_with_face_landmarks.xml"), mesh, augment=True)
+    test = samples(read_imglab(folder / "testing_with_face_landmarks.xml"), mesh, augment=False)
     cand = candidate_vertices(train, args.k)
     weights = fit_weights(train, cand, args.ridge)
     for name, data in (("train (augmented)", train), ("test", test)):
         base = np.mean([nme(v[MESH68_NEAREST], g) for v, g in data])
         fitted = np.mean([nme(apply(v, cand, weights), g) for v, g in data])
         print(f"{name:18s} faces {len(data):3d}  NME nearest {base:.4f}  fitted {fitted:.4f}")
-    scale, shift, n = roi_calibration(load_xml(folder / "training_with_face_landmarks.xml"))
+    scale, shift, n = roi_calibration(read_imglab(folder / "training_with_face_landmarks.xml"))
     print(f"roi_from_landmarks over {n} training faces: _LM_SCALE = {scale:.2f}, _LM_SHIFT = {shift:.2f}")
     print("_MESH68_FIT = (  # (vertex, weight) pairs per iBUG point, from scripts/fit_mesh68.py")
     for j in range(68):

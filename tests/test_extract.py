@@ -227,3 +227,21 @@ def test_phone_video_with_rotation_metadata_gives_upright_faces(tmp_path, degree
     assert summary.faces_saved >= 0.9 * summary.frames_read > 0
     for path in list_faces(tmp_path / "faces")[::5]:
         assert abs(read_face_meta(path)["roll"]) < 20  # upright, as the viewer sees it
+
+
+def test_time_range_max_faces_and_min_size(tmp_path):
+    video = str(VIDEOS / "two_people_720p.mp4")
+    out = tmp_path / "one"
+    proc = run_cli("extract", video, "-o", str(out), "--start", "2", "--end", "0:04", "--every", "3",
+                   "--max-faces", "1", "--json", "--quiet")
+    frames = faces_per_frame(out)
+    with AlignmentsStore.in_folder(out, create=False) as store:
+        times = [fr.time for fr in store.frames(store.sources()[0].id)]
+    assert times and min(times) >= 2.0 - 1e-6 and max(times) < 4.0
+    assert all(i % 3 == 0 for i in frames)
+    assert all(len(f) == 1 for f in frames.values())
+    assert json.loads(proc.stdout)["frames_read"] == len(frames)
+    huge = tmp_path / "none"
+    proc = run_cli("extract", video, "-o", str(huge), "--end", "1", "--min-size", "5000", "--json", "--quiet")
+    summary = json.loads(proc.stdout)
+    assert summary["faces_saved"] == 0 and summary["frames_without_face"] == summary["frames_read"] > 0

@@ -15,7 +15,6 @@ Measured on the testing XML (25 faces), mean NME; bounds are these plus ~15-40 %
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import cv2
@@ -24,6 +23,7 @@ import pytest
 
 from facesmith.errors import InputError
 from facesmith.extract.detect import Detection, create_detector
+from facesmith.extract.imglab import read_imglab
 from facesmith.extract.landmarks import (
     Landmarker,
     LandmarkResult,
@@ -39,18 +39,12 @@ Face = tuple[np.ndarray, np.ndarray, np.ndarray]  # image, box, (68, 2) points
 
 
 def load_xml(path: Path) -> list[Face]:
-    images: dict[str, np.ndarray] = {}
+    images: dict[Path, np.ndarray] = {}
     faces = []
-    for image in ET.parse(path).getroot().iter("image"):
-        file = image.get("file")
-        images.setdefault(file, cv2.imread(str(path.parent / file)))
-        for box in image.iter("box"):
-            pts = np.zeros((68, 2), np.float32)
-            for part in box.iter("part"):
-                pts[int(part.get("name"))] = (float(part.get("x")), float(part.get("y")))
-            x0, y0 = float(box.get("left")), float(box.get("top"))
-            xyxy = np.array([x0, y0, x0 + float(box.get("width")), y0 + float(box.get("height"))])
-            faces.append((images[file], xyxy, pts))
+    for file, box, pts in read_imglab(path):
+        if file not in images:
+            images[file] = cv2.imread(str(file))
+        faces.append((images[file], box, pts.astype(np.float32)))
     return faces
 
 

@@ -1,0 +1,36 @@
+"""The model fingerprint carried by every mark: a short hash of the weights that made the swap."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..errors import InputError
+
+# 48 bits of SHA-256: the pixel watermark has room for a payload of ~64 bits with its check bits
+# (see watermark.py), and 48 bits still tell ~16 million models apart with a 1e-6 collision chance.
+FINGERPRINT_HEX = 12
+
+
+def model_fingerprint(model_dir: str | Path) -> str:
+    """Hex prefix of the SHA-256 of the latest checkpoint's weights (model.safetensors).
+
+    `model_dir` may also be a checkpoint folder or a weights file itself.
+    """
+    from ..train.checkpoint import latest_name
+
+    path = Path(model_dir)
+    if path.is_dir() and not (path / "model.safetensors").is_file():
+        name = latest_name(path)
+        if name is None:
+            raise InputError(f"{path} holds no checkpoint to fingerprint")
+        path = path / "checkpoints" / name
+    if path.is_dir():
+        path = path / "model.safetensors"
+    if not path.is_file():
+        raise InputError(f"no model weights at {path}")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()[:FINGERPRINT_HEX]
