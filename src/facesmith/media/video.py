@@ -30,15 +30,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from av.container import InputContainer
-from av.sidedata.sidedata import Type as SideDataType
 from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..errors import InputError
+from .orientation import Orientation
 
 # Above this size probe_video trusts the container's own frame count instead of scanning packets.
 _COUNT_SCAN_MAX_BYTES = 256 << 20
@@ -90,7 +89,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     path = Path(path)
     with _open_video(path) as (container, stream):
         first = _first_frame(container, stream, path)
-        orientation = _Orientation.of(first)
+        orientation = Orientation.of(first)
         coded_w, coded_h = first.width, first.height
         width, height = (coded_h, coded_w) if orientation.transpose else (coded_w, coded_h)
         time_base = stream.time_base or Fraction(1, 1)
@@ -364,7 +363,7 @@ def _frames(
         clock = _Clock.make(stream, timeline)
         target = _seek_target(timeline, clock, window) if use_seek else None
         frames = _seek_and_decode(container, stream, target) if target is not None else _decode(container, stream)
-        orientation: _Orientation | None = None
+        orientation: Orientation | None = None
         count = 0
         last = -1
         try:
@@ -378,7 +377,7 @@ def _frames(
                     return
                 if index < window.first_index or index % window.every or window.before_start(time):
                     continue
-                orientation = orientation or _Orientation.of(vframe)
+                orientation = orientation or Orientation.of(vframe)
                 yield Frame(index, time, orientation.to_bgr(vframe))
                 progress.last_yielded = index
         except _Damaged:
@@ -451,56 +450,4 @@ def _first_keyframe_or_past(frames: Iterator[VideoFrame], target: int) -> VideoF
             return None
         if frame.key_frame or frame.pts > target:
             return frame
-    return None
-
-
-# --- rotation ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Orientation:
-    """How to turn stored pictures upright: transpose first, then mirror columns and/or rows."""
-
-    transpose: bool = False
-    flip_x: bool = False
-    flip_y: bool = False
-
-    @classmethod
-    def of(cls, frame: VideoFrame) -> _Orientation:
-        matrix = _display_matrix(frame)
-        if matrix is None:
-            return cls.from_rotation(frame.rotation)
-        a, b, c, d = (int(matrix[i]) for i in (0, 1, 3, 4))
-        if abs(a) + abs(d) >= abs(b) + abs(c):  # nearest to no quarter turn: x' ~ a*x, y' ~ d*y
-            return cls(False, a < 0, d < 0)
-        return cls(True, c < 0, b < 0)  # x' ~ c*y, y' ~ b*x
-
-    @classmethod
-    def from_rotation(cls, counter_clockwise: float) -> _Orientation:
-        clockwise = (-round(counter_clockwise / 90) * 90) % 360
-        return {
-            0: cls(),
-            90: cls(transpose=True, flip_x=True),
-            180: cls(flip_x=True, flip_y=True),
-            270: cls(transpose=True, flip_y=True),
-        }[clockwise]
-
-    def to_bgr(self, frame: VideoFrame) -> np.ndarray:
-        image = frame.to_ndarray(format="bgr24")
-        if self.transpose:
-            image = cv2.transpose(image)
-        if self.flip_x or self.flip_y:
-            image = cv2.flip(image, -1 if self.flip_x and self.flip_y else (1 if self.flip_x else 0))
-        return np.ascontiguousarray(image)
-
-
-def _display_matrix(frame: VideoFrame) -> np.ndarray | None:
-    """The frame's 3x3 display matrix (16.16 fixed point, row-major), or None when absent or when
-    PyAV cannot list the side data (it raises ValueError on types newer than its enum)."""
-    try:
-        for side_data in frame.side_data:
-            if side_data.type == SideDataType.DISPLAYMATRIX:
-                return np.frombuffer(bytes(side_data), dtype=np.int32)
-    except ValueError:
-        pass
     return None

@@ -1,0 +1,63 @@
+"""Turning stored video pictures upright from the display matrix that phones write.
+
+FFmpeg's matrix maps stored pixel (x, y) to displayed (a*x + c*y, b*x + d*y) with [a b . c d . ...] =
+the matrix; PyAV reports its rotation part counter-clockwise (`VideoFrame.rotation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from av.sidedata.sidedata import Type as SideDataType
+from av.video.frame import VideoFrame
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """How to turn stored pictures upright: transpose first, then mirror columns and/or rows."""
+
+    transpose: bool = False
+    flip_x: bool = False
+    flip_y: bool = False
+
+    @classmethod
+    def of(cls, frame: VideoFrame) -> Orientation:
+        matrix = _display_matrix(frame)
+        if matrix is None:
+            return cls.from_rotation(frame.rotation)
+        a, b, c, d = (int(matrix[i]) for i in (0, 1, 3, 4))
+        if abs(a) + abs(d) >= abs(b) + abs(c):  # nearest to no quarter turn: x' ~ a*x, y' ~ d*y
+            return cls(False, a < 0, d < 0)
+        return cls(True, c < 0, b < 0)  # x' ~ c*y, y' ~ b*x
+
+    @classmethod
+    def from_rotation(cls, counter_clockwise: float) -> Orientation:
+        clockwise = (-round(counter_clockwise / 90) * 90) % 360
+        return {
+            0: cls(),
+            90: cls(transpose=True, flip_x=True),
+            180: cls(flip_x=True, flip_y=True),
+            270: cls(transpose=True, flip_y=True),
+        }[clockwise]
+
+    def to_bgr(self, frame: VideoFrame) -> np.ndarray:
+        image = frame.to_ndarray(format="bgr24")
+        if self.transpose:
+            image = cv2.transpose(image)
+        if self.flip_x or self.flip_y:
+            image = cv2.flip(image, -1 if self.flip_x and self.flip_y else (1 if self.flip_x else 0))
+        return np.ascontiguousarray(image)
+
+
+def _display_matrix(frame: VideoFrame) -> np.ndarray | None:
+    """The frame's 3x3 display matrix (16.16 fixed point, row-major), or None when absent or when
+    PyAV cannot list the side data (it raises ValueError on types newer than its enum)."""
+    try:
+        for side_data in frame.side_data:
+            if side_data.type == SideDataType.DISPLAYMATRIX:
+                return np.frombuffer(bytes(side_data), dtype=np.int32)
+    except ValueError:
+        pass
+    return None
