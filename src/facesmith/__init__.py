@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 # already loaded and does not rebind `facesmith.extract` from the function to the package.
 from . import convert as _convert_stage  # noqa: F401
 from . import extract as _extract_stage  # noqa: F401
+from . import swap as _swap_stage  # noqa: F401
 from . import train as _train_stage  # noqa: F401
 
 if TYPE_CHECKING:
@@ -43,4 +44,23 @@ def train(faceset_a: Any, faceset_b: Any, model_dir: Any, **options: Any) -> dic
     return _train(faceset_a, faceset_b, model_dir, **options)
 
 
-__all__ = ["__version__", "extract", "train"]
+def convert(target: Any, model_dir: Any, output: Any, **options: Any) -> dict[str, Any]:
+    """Swap the faces of a video, photo or folder of photos with a trained model; returns the summary.
+
+    Options are those of `facesmith convert` (direction="auto", color="reinhard", crf=18, ...).
+    """
+    from .convert.pipeline import convert as _convert
+
+    return _convert(target, model_dir, output, **options)
+
+
+def swap(source: Any, target: Any, output: Any, **options: Any) -> dict[str, Any]:
+    """Put the face of `source` (video or photos) onto the person in `target`: extract, train, convert,
+    resuming from `workdir` when it holds earlier progress. Options are those of `facesmith swap`.
+    """
+    from .swap.runner import swap as _swap
+
+    return _swap(source, target, output, **options)
+
+
+__all__ = ["__version__", "convert", "extract", "swap", "train"]

@@ -23,6 +23,9 @@ COMMANDS: dict[str, str] = {
     "extract": "facesmith.extract.command",
     "train": "facesmith.train.command",
     "model": "facesmith.train.model_command",
+    "convert": "facesmith.convert.command",
+    "swap": "facesmith.swap.command",
+    "verify": "facesmith.provenance.command",
 }
 
 

@@ -28,7 +28,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "Re-running continues where a previous run stopped.",
     )
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="video files, image files or folders of images")
-    p.add_argument("-o", "--output", required=True, metavar="FACESET_DIR", help="faceset folder (created if needed)")
+    p.add_argument("-o", "--output", metavar="FACESET_DIR", help="faceset folder (created if needed)")
     p.add_argument("--size", type=int, default=256, help="side of the aligned face in pixels, 64..1024 (default 256)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="process every Nth frame (default 1)")
     p.add_argument("--start", type=_time, help="start time in a video (seconds or M:S)")
@@ -58,6 +58,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from .landmarks import available_landmarkers
 
         return {"detectors": available_detectors(), "landmarkers": available_landmarkers()}
+    if not args.output:
+        raise InputError("give the faceset folder to write with -o FACESET_DIR")
     if args.from_faceset:
         from .reextract import reextract
 

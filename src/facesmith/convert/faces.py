@@ -1,0 +1,192 @@
+"""Where convert's faces come from, which of them are swapped, and how they are steadied over time.
+
+- `StoredFaces`: the alignments `facesmith extract` saved for the target (no detection at all);
+- `DetectedFaces`: the extractor's tracker run on the fly (detector + landmarks + One Euro filter);
+- `IdentityGate`: keeps only faces of the trained identity (dlib descriptors against a faceset),
+  embedding a few frames per track rather than every frame (as extract's `--ref` does);
+- `Smoother`: a centred, zero-lag moving average of each track's alignment over +-radius frames, on
+  top of the landmark filter, so the swapped face does not shake.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import progress
+from ..extract.align import alignment_matrix, mask_polygon, transform_points
+from ..faceset import face_landmarks, list_faces, read_face
+from ..faceset.store import AlignmentsStore
+
+DEFAULT_CROP = 256  # crop size assumed when faces are detected on the fly (extract's default)
+SAMPLE_AGES = (1, 6, 16, 31, 61)  # a track's faces that are embedded (see extract/identity_filter.py)
+
+
+@dataclass
+class FaceJob:
+    track: int
+    points: np.ndarray  # (68, 2) landmarks in frame pixels
+    unit: np.ndarray  # 2x3: frame pixels -> the aligned crop scaled to [0, 1]
+    hull: np.ndarray  # face polygon in the same unit crop coordinates
+    crop_size: int = DEFAULT_CROP
+
+
+@dataclass
+class FrameJob:
+    index: int
+    time: float
+    image: np.ndarray
+    faces: list[FaceJob] = field(default_factory=list)
+    found: int = 0  # faces found before the identity check
+    name: str = ""  # output name for image sources
+
+
+# --- stored alignments -----------------------------------------------------------------------------
+
+
+def usable_alignments(folder: Path, sha256: str) -> tuple[dict[int, list[dict[str, Any]]], str] | None:
+    """Frame -> face metadata saved for the source with this hash in a faceset folder, when the
+    extraction covered every frame of it; else None. The second item says what was found."""
+    db = folder / "alignments.db"
+    if not db.is_file():
+        return None
+    with AlignmentsStore(db, create=False) as store:
+        record = store.source(sha256)
+        if record is None:
+            return None
+        settings = store.get_meta("settings") or {}
+        if not record.complete or settings.get("every", 1) != 1 or settings.get("start") or settings.get("end"):
+            progress.log(f"alignments in {folder} cover only part of the target (every={settings.get('every', 1)}, "
+                         f"complete={record.complete}); detecting faces instead")
+            return None
+        frames = {fr.frame: [meta for _, _, meta in fr.faces] for fr in store.frames(record.id)}
+    return frames, str(folder)
+
+
+class StoredFaces:
+    def __init__(self, frames: dict[int, list[dict[str, Any]]]):
+        self.frames = frames
+
+    def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
+        jobs = []
+        for i, meta in enumerate(self.frames.get(index, [])):
+            size = int(meta["size"])
+            jobs.append(FaceJob(
+                track=int(meta.get("track", i)), points=np.asarray(meta["landmarks"], np.float64),
+                unit=np.asarray(meta["matrix"], np.float64) / size, hull=np.asarray(meta["mask"], np.float64),
+                crop_size=size,
+            ))
+        return jobs
+
+
+class DetectedFaces:
+    """The extractor's tracker; `video=False` treats every call as an unrelated photo."""
+
+    def __init__(self, video: bool, detector: str = "blazeface", landmarker: str = "mesh"):
+        from ..extract.detect import create_detector
+        from ..extract.landmarks import create_landmarker
+        from ..extract.tracker import FaceTracker
+
+        self.tracker = FaceTracker(create_detector(detector), create_landmarker(landmarker), video=video)
+
+    def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
+        jobs = []
+        for face in self.tracker.process(image, time):
+            unit = alignment_matrix(face.points, 1)
+            hull = mask_polygon(transform_points(face.points, unit))
+            jobs.append(FaceJob(face.track_id, face.points, unit, hull))
+        return jobs
+
+
+# --- identity ---------------------------------------------------------------------------------------
+
+
+class IdentityGate:
+    """Keeps a track while the mean distance of its sampled faces to the faceset stays under threshold."""
+
+    def __init__(self, faceset: Path, threshold: float, samples: int = 12):
+        from ..extract.identity import FaceEmbedder
+
+        self.embedder = FaceEmbedder()
+        self.threshold = threshold
+        files = list_faces(faceset)
+        if not files:
+            raise ValueError(f"no faces in {faceset}")
+        picks = np.unique(np.linspace(0, len(files) - 1, min(samples, len(files))).round().astype(int))
+        refs = []
+        for i in picks:
+            image, meta = read_face(files[i])
+            refs.append(self.embedder.embed(image, face_landmarks(meta, image.shape[0])))
+        self.refs = np.stack(refs)
+        self.samples: dict[int, list[float]] = {}
+        self.ages: dict[int, int] = {}
+        self.rejected: set[int] = set()
+
+    def reset(self) -> None:
+        self.samples.clear()
+        self.ages.clear()
+
+    def keep(self, image: np.ndarray, faces: list[FaceJob]) -> list[FaceJob]:
+        kept = []
+        for face in faces:
+            age = self.ages[face.track] = self.ages.get(face.track, 0) + 1
+            samples = self.samples.setdefault(face.track, [])
+            if age in SAMPLE_AGES or not samples:
+                embedding = self.embedder.embed(image, face.points)
+                samples.append(float(np.linalg.norm(self.refs - embedding, axis=1).min()))
+            if float(np.mean(samples)) <= self.threshold:
+                kept.append(face)
+        return kept
+
+
+# --- temporal smoothing --------------------------------------------------------------------------------
+
+
+class Smoother:
+    """Delays frames by `radius` and replaces each face's alignment by a Gaussian-weighted average over
+    the frames before and after it where the same track is present, symmetric around the frame (so
+    steady motion is followed without lag). Averages of similarity transforms are similarities."""
+
+    def __init__(self, radius: int):
+        self.radius = max(0, int(radius))
+        sigma = max(self.radius / 2, 0.5)
+        self.weights = np.exp(-np.arange(self.radius + 1) ** 2 / (2 * sigma**2))
+        self.pending: deque[tuple[int, FrameJob]] = deque()
+        self.history: dict[tuple[int, int], np.ndarray] = {}  # (position, track) -> raw unit matrix
+        self.position = 0
+
+    def push(self, job: FrameJob) -> list[FrameJob]:
+        for face in job.faces:
+            self.history[(self.position, face.track)] = face.unit
+        self.pending.append((self.position, job))
+        self.position += 1
+        ready = []
+        while self.pending and self.pending[0][0] + self.radius < self.position:
+            ready.append(self._finish(*self.pending.popleft()))
+        return ready
+
+    def flush(self) -> list[FrameJob]:
+        ready = [self._finish(p, job) for p, job in self.pending]
+        self.pending.clear()
+        return ready
+
+    def _finish(self, position: int, job: FrameJob) -> FrameJob:
+        if self.radius:
+            job.faces = [replace(f, unit=self._smoothed(position, f.track, f.unit)) for f in job.faces]
+        for key in [k for k in self.history if k[0] <= position - self.radius]:
+            del self.history[key]
+        return job
+
+    def _smoothed(self, position: int, track: int, unit: np.ndarray) -> np.ndarray:
+        total, weight = unit * self.weights[0], self.weights[0]
+        for k in range(1, self.radius + 1):
+            before, after = self.history.get((position - k, track)), self.history.get((position + k, track))
+            if before is None or after is None or position + k >= self.position:
+                break
+            total = total + (before + after) * self.weights[k]
+            weight += 2 * self.weights[k]
+        return total / weight

@@ -1,0 +1,121 @@
+"""The model side of convert: cut each face the way training saw it, run the model in batches, blend.
+
+Training fed the model the central `coverage` of the extracted crop resized to `size` (train/data.py
+`crop_box`); `model_matrix` maps frame pixels straight onto that view, so a face is warped once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..extract.align import invert_matrix, transform_points, warp_face
+from ..train.data import crop_box
+from .blend import BlendSettings, paste_face
+from .faces import FaceJob, FrameJob
+
+
+@dataclass
+class SwapStats:
+    faces_swapped: int = 0
+    frames_with_swap: int = 0
+    model_seconds: float = 0.0
+    blend_seconds: float = 0.0
+
+
+def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    from ..models import load_model
+
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise InputError(f"model folder not found: {model_dir}; train one with `facesmith train`")
+    if not model_dir.is_dir():
+        raise InputError(f"{model_dir} is not a model folder (expected the folder `facesmith train -o` made)")
+    try:
+        model, config = load_model(model_dir, device=device)
+    except (KeyError, TypeError, ValueError) as e:
+        raise InputError(f"{model_dir} holds a checkpoint this facesmith cannot use ({e})") from None
+    if not hasattr(model, "swap") or "size" not in model.config or "coverage" not in model.config:
+        raise InputError(f"{model_dir} holds a model without the swap interface; retrain it with this facesmith")
+    return model, config
+
+
+class FaceSwapper:
+    def __init__(self, model: torch.nn.Module, direction: str, blend: BlendSettings, device: str = "cpu"):
+        if direction not in ("a2b", "b2a"):
+            raise InputError(f"--direction must be a2b or b2a, not {direction!r}")
+        self.model, self.direction, self.device = model, direction, torch.device(device)
+        self.size = int(model.config["size"])
+        self.coverage = float(model.config["coverage"])
+        self.blend = blend.validate(bool(model.config.get("learns_mask")))
+        self.channels_last = self.device.type == "cpu"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.stats = SwapStats()
+
+    def model_matrix(self, face: FaceJob) -> np.ndarray:
+        """2x3 taking frame pixels to the model's input pixels."""
+        offset, side = crop_box(face.crop_size, self.coverage)
+        m = face.unit * face.crop_size
+        m[:, 2] -= offset
+        return m * (self.size / side)
+
+    def crop(self, image: np.ndarray, face: FaceJob, matrix: np.ndarray) -> np.ndarray:
+        """The model's view of a face, made as training made it: the aligned crop at its extracted
+        resolution, then an area-averaging resize to the model size (a direct warp would alias)."""
+        side = crop_box(face.crop_size, self.coverage)[1]
+        if side <= self.size:
+            return warp_face(image, matrix, self.size)
+        view = warp_face(image, matrix * (side / self.size), side)
+        return cv2.resize(view, (self.size, self.size), interpolation=cv2.INTER_AREA)
+
+    @torch.inference_mode()
+    def render(self, crops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(N, S, S, 3) uint8 BGR crops -> swapped faces (same layout) and masks (N, S, S) or None."""
+        x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255)
+        x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
+        faces, masks = self.model.swap(x, direction=self.direction)
+        out = faces.float().clamp_(0, 1).mul_(255).add_(0.5).permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
+        m = masks[:, 0].float().cpu().numpy() if masks is not None else None
+        return out, m
+
+    def process(self, frames: list[FrameJob]) -> list[list[np.ndarray]]:
+        """Swap every face of `frames` in place (one model batch); returns each frame's swapped-face
+        landmarks, for the watermark."""
+        import time
+
+        t0 = time.perf_counter()
+        faces = [(fi, face) for fi, job in enumerate(frames) for face in job.faces]
+        matrices = [self.model_matrix(face) for _, face in faces]
+        marks: list[list[np.ndarray]] = [[] for _ in frames]
+        if not faces:
+            return marks
+        crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
+        out, masks = self.render(crops)
+        t1 = time.perf_counter()
+        swapped_frames = set()
+        for k, ((fi, face), m) in enumerate(zip(faces, matrices, strict=True)):
+            hull = transform_points(face.hull, invert_matrix(face.unit))
+            region = paste_face(frames[fi].image, out[k], masks[k] if masks is not None else None, m, hull,
+                                self.blend)
+            if region is not None:
+                marks[fi].append(face.points)
+                swapped_frames.add(fi)
+                self.stats.faces_swapped += 1
+        self.stats.frames_with_swap += len(swapped_frames)
+        self.stats.model_seconds += t1 - t0
+        self.stats.blend_seconds += time.perf_counter() - t1
+        return marks
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray, width: int) -> np.ndarray:
+    """One preview row: before | after, scaled to `width` in total."""
+    row = np.hstack([before, after])
+    scale = width / row.shape[1]
+    return cv2.resize(row, (width, max(1, round(row.shape[0] * scale))), interpolation=cv2.INTER_AREA)

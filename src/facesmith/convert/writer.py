@@ -1,0 +1,260 @@
+"""Writing convert's output: an H.264 video beside the source's own audio, or an image sequence.
+
+Video. Each output frame gets the presentation timestamp of the source frame it came from, in the
+source's time base, so variable frame rates, the duration and the start offset (A/V sync) are kept.
+Audio packets are copied unchanged (the same bytes, the same timestamps), interleaved by time. Frames
+arrive upright (as `media.video` decodes them); they are turned back to the source's stored
+orientation and the source's display matrix is copied, so players turn them exactly as before.
+H.264 4:2:0 needs even sizes: an odd width or height is padded by one replicated column or row.
+The BGR -> YUV conversion uses the source's colour matrix and range with accurate rounding, so
+pixels that convert did not touch survive the round trip (~45 dB before compression).
+
+Encoding (conversion to YUV, x264, muxing) runs in its own thread; FFmpeg releases the GIL.
+Everything is written to a temporary path that the caller renames at the end (see `atomic.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+from av.video.reformatter import Interpolation
+
+from ..errors import InputError, OutputError
+
+# media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
+from ..media.orientation import Orientation, _display_matrix
+
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+_QUEUE_DEPTH = 8
+
+
+def container_format(path: Path) -> str:
+    fmt = CONTAINERS.get(path.suffix.lower())
+    if fmt is None:
+        raise OutputError(f"cannot write video to {path.name}: use a .mp4, .mov or .mkv file, "
+                          "or a folder for an image sequence")
+    return fmt
+
+
+class _SourceTiming:
+    """What the writer copies from the source video: clock, orientation, colour tags, rates."""
+
+    def __init__(self, source: Path):
+        with av.open(str(source)) as container:
+            stream = container.streams.video[0]
+            for s in container.streams.video:  # the first real video stream, as media.video picks it
+                if not s.disposition & av.stream.Disposition.attached_pic:
+                    stream = s
+                    break
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise InputError(f"{source} has no decodable video frames")
+            self.stream_index = stream.index
+            self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
+            self.origin = stream.start_time if stream.start_time is not None else (first.pts or 0)
+            self.rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+            self.orientation = Orientation.of(first)
+            matrix = _display_matrix(first)
+            self.display_matrix = [int(v) for v in matrix] if matrix is not None else None
+            self.rotation = first.rotation
+            self.coded = (first.width, first.height)
+            cc = stream.codec_context
+            self.colour = {"colorspace": first.colorspace, "color_range": first.color_range,
+                           "color_primaries": cc.color_primaries, "color_trc": cc.color_trc}
+            self.audio = [s.index for s in container.streams.audio]
+
+    def pts(self, time: float) -> int:
+        """Source timestamp of the frame media.video reported at `time` (exact: it was pts x tb)."""
+        return self.origin + round(Fraction(time) / self.time_base)
+
+
+class VideoWriter:
+    """write(image_bgr_upright, time) for each frame in order, then close(); abort() on failure."""
+
+    def __init__(self, path: Path, source: Path, *, crf: float = 18, preset: str = "veryfast",
+                 metadata: dict[str, str] | None = None, container_options: dict[str, str] | None = None,
+                 threads: int = 0):
+        if preset not in PRESETS:
+            raise InputError(f"--preset must be one of {', '.join(PRESETS)}")
+        if not 0 <= crf <= 51:
+            raise InputError("--crf must be between 0 (lossless) and 51")
+        self.src = _SourceTiming(source)
+        self.padded = self.src.coded[0] % 2 == 1 or self.src.coded[1] % 2 == 1
+        width, height = (v + v % 2 for v in self.src.coded)
+        options = {"movflags": "+faststart"} if container_format(path) in ("mp4", "mov") else {}
+        options.update(container_options or {})
+        try:
+            self.out = av.open(str(path), "w", format=container_format(path), options=options)
+        except (av.FFmpegError, OSError) as e:
+            raise OutputError(f"cannot write {path}: {e}") from None
+        self.out.metadata.update(metadata or {})
+        self.video = self.out.add_stream("libx264", rate=self.src.rate)
+        self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
+        self.video.time_base = self.src.time_base
+        cc = self.video.codec_context
+        cc.time_base = self.src.time_base
+        cc.thread_count = threads
+        for key, value in self.src.colour.items():
+            with contextlib.suppress(AttributeError, ValueError, TypeError):
+                setattr(cc, key, value)
+        self.video.options = {"crf": str(crf), "preset": preset}
+        if self.src.display_matrix is not None:
+            self.video.set_display_matrix(self.src.display_matrix)
+        elif self.src.rotation:
+            self.video.set_display_rotation(self.src.rotation)
+        self._input = av.open(str(source))
+        self._audio_map = {}
+        for index in self.src.audio:
+            in_stream = self._input.streams[index]
+            self._audio_map[index] = self.out.add_stream_from_template(in_stream)
+        self._audio = self._audio_packets() if self._audio_map else iter(())
+        self._pending_audio: av.Packet | None = None
+        self.frames = 0
+        self.audio_packets = 0
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(_QUEUE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
+        self._thread.start()
+
+    # --- producer side ---------------------------------------------------------------------
+    def write(self, image: np.ndarray, time: float) -> None:
+        self._check()
+        while True:
+            try:
+                self._queue.put((image, time), timeout=0.5)
+                return
+            except queue.Full:
+                self._check()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._check()
+        self.out.close()
+        self._input.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(queue.Full):
+            while True:
+                self._queue.get_nowait()
+        with contextlib.suppress(queue.Full):
+            self._queue.put_nowait(None)
+        self._thread.join(5)
+        with contextlib.suppress(Exception):
+            self.out.close()
+        with contextlib.suppress(Exception):
+            self._input.close()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            error = self._error
+            if isinstance(error, av.FFmpegError):
+                raise OutputError(f"encoding failed: {error}") from None
+            raise error
+
+    # --- encoder thread ----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                self._encode(*item)
+            for packet in self.video.encode(None):
+                self.out.mux(packet)
+            self._mux_audio_until(None)
+        except BaseException as e:  # handed to the producer
+            self._error = e
+            with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
+                while True:
+                    self._queue.get_nowait()
+
+    def _encode(self, image: np.ndarray, time: float) -> None:
+        stored = self._to_stored(image)
+        frame = av.VideoFrame.from_ndarray(stored, format="bgr24")
+        frame = frame.reformat(format="yuv420p", interpolation=_TO_YUV,
+                               dst_colorspace=self.src.colour["colorspace"] or None,
+                               dst_color_range=self.src.colour["color_range"] or None)
+        frame.pts = self.src.pts(time)
+        frame.time_base = self.src.time_base
+        self._mux_audio_until(frame.pts * self.src.time_base)
+        for packet in self.video.encode(frame):
+            self.out.mux(packet)
+        self.frames += 1
+
+    def _to_stored(self, image: np.ndarray) -> np.ndarray:
+        """Undo media.video's turn (flips, then transpose: each is its own inverse) and pad to even."""
+        o = self.src.orientation
+        if o.flip_x or o.flip_y:
+            image = cv2.flip(image, -1 if o.flip_x and o.flip_y else (1 if o.flip_x else 0))
+        if o.transpose:
+            image = cv2.transpose(image)
+        if self.padded:
+            h, w = image.shape[:2]
+            image = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(image)
+
+    def _audio_packets(self) -> Iterator[av.Packet]:
+        for packet in self._input.demux([self._input.streams[i] for i in self._audio_map]):
+            if packet.size == 0 or packet.dts is None:  # flush packets carry no data
+                continue
+            yield packet
+
+    def _mux_audio_until(self, limit: Fraction | None) -> None:
+        """Copy audio packets up to the video time `limit` (None: all that is left)."""
+        while True:
+            packet = self._pending_audio or next(self._audio, None)
+            self._pending_audio = None
+            if packet is None:
+                return
+            when = packet.pts if packet.pts is not None else packet.dts
+            if limit is not None and when * packet.time_base > limit:
+                self._pending_audio = packet
+                return
+            packet.stream = self._audio_map[packet.stream_index]
+            self.out.mux(packet)
+            self.audio_packets += 1
+
+
+class ImageSequenceWriter:
+    """Frames as numbered PNG (or JPEG) files in a folder, named after the source."""
+
+    def __init__(self, folder: Path, stem: str, suffix: str = ".png"):
+        self.folder, self.stem, self.suffix = folder, stem, suffix
+        self.frames = 0
+        self.padded = False
+
+    def write_named(self, image: np.ndarray, name: str) -> None:
+        path = self.folder / name
+        params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else \
+            [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        ok, data = cv2.imencode(path.suffix, image, params)
+        if not ok:
+            raise OutputError(f"cannot encode {path.name}")
+        try:
+            path.write_bytes(data.tobytes())
+        except OSError as e:
+            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+        self.frames += 1
+
+    def write(self, image: np.ndarray, time: float, index: int) -> None:
+        self.write_named(image, f"{self.stem}_{index:06d}{self.suffix}")
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+def writer_summary(writer: Any) -> dict[str, Any]:
+    return {"frames_written": writer.frames, "audio_packets_copied": getattr(writer, "audio_packets", 0),
+            "padded_to_even_size": writer.padded}

@@ -1,0 +1,150 @@
+"""The pixel watermark: informed spread spectrum in the chroma of the aligned face crop.
+
+Geometry. Scaling and cropping a video moves and resizes faces; the face aligner undoes both. Each
+face is warped to the canonical 128-px aligned crop (`extract.align`, the same similarity transform
+extract and convert use), marked there, and only the difference is warped back into the frame. A
+verifier finds the face again (detector + 68 landmarks), warps it to the same crop and reads the
+mark: re-detected landmarks land within ~0.6 px of the embedder's in crop pixels.
+
+Signal. The crop is divided into 4x4-px cells (32x32, minus a border); each cell carries one payload
+bit times a fixed pseudo-random chip (+-1), cells are assigned to bits by a fixed permutation so every
+bit is spread over the whole face (~12 cells per bit). The pattern is added to the Cr and Cb channels:
+skin is nearly flat in chroma, so the host interferes far less than in luma (measured: luma-only
+decoding stayed below 70% correct bits at the same distortion), and chroma noise is less visible.
+
+Decoding is a correlation: high-pass the channel (minus a Gaussian blur), average each cell, multiply
+by its chip and average per bit, weighting each cell by 1 / (local residual energy) so edges (eyes,
+glasses, hairline) count less. Embedding is *informed*: it measures that same statistic on the
+unmarked crop and sets each bit's amplitude so the marked crop reads +-TARGET (Malvar & Florencio's
+improved spread spectrum), iterating a few times because the decoder is non-linear.
+
+Why not invisible-watermark (or blind-watermark): both use quantisation index modulation of block
+SVD/DCT values, which needs the exact pixel grid and amplitude. Measured in this same aligned-crop
+setting on identity_b (12 frames, 64 bits, per face): invisible-watermark dwtDctSvd/dwtDct read
+55-85% of bits even with no attack beyond H.264 CRF 18 and re-detection, 55-65% after CRF 28, half
+scale or 10% crop, whatever the block size (4, 8), channel (Y, U) or crop size (128, 256);
+blind-watermark read 47-70% at 38-137 ms per face. This scheme reads 95-100% under those attacks at
+~2.5 ms per face. The transforms used here are OpenCV's (colour conversion, Gaussian filters, area
+resampling); only the spreading and the informed amplitudes are ours.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..extract.align import alignment_matrix, invert_matrix
+from . import payload
+
+SIZE = 128  # aligned crop side: about the face resolution left after halving a 480p-720p video
+CELL = 4  # px of the crop per cell
+BORDER = 6  # px of the crop left unmarked at its edge (resampling there reads outside the face)
+CHANNELS = (1, 2)  # Cr, Cb of YCrCb
+TARGET = 2.0  # the decoder statistic each bit is driven to, in chroma levels
+AMP_MAX = 4.0  # cap on a bit's amplitude (chroma levels): bounds visibility where the host fights
+AMP_MIN = 0.5
+ITERATIONS = 3
+HP_SIGMA = 3.0  # high-pass: removes the face's own (smooth) chroma before correlating
+SMOOTH_SIGMA = 1.0  # the pattern is blurred: no sharp cell edges (invisible, and lost to codecs anyway)
+NOISE_FLOOR = 9.0  # cell weights are 1 / (NOISE_FLOOR + local residual energy)
+CLIP = 9.0  # cell values are clipped to +-CLIP: one specular highlight cannot outvote a bit
+SEED = 0xFACE5
+
+
+@dataclass(frozen=True)
+class _Layout:
+    grid: int
+    cells: np.ndarray  # flat indices of the marked cells in the grid x grid cell array
+    chip: np.ndarray  # +-1 per cell
+    bit_of: np.ndarray  # payload bit index per cell
+    gain: float  # decoder output for a unit pattern (normalises the statistic to amplitude units)
+
+
+@functools.cache
+def layout(nbits: int = payload.NBITS) -> _Layout:
+    grid = SIZE // CELL
+    yy, xx = np.mgrid[0:grid, 0:grid]
+    b = -(-BORDER // CELL)
+    inside = (yy >= b) & (yy < grid - b) & (xx >= b) & (xx < grid - b)
+    cells = np.flatnonzero(inside.ravel())
+    rng = np.random.default_rng(SEED)  # fixed: embedder and verifier must agree forever (format v1)
+    bit_of = np.empty(len(cells), np.int64)
+    bit_of[rng.permutation(len(cells))] = np.arange(len(cells)) % nbits
+    chip = rng.choice(np.array([-1.0, 1.0], np.float32), len(cells))
+    partial = _Layout(grid, cells, chip, bit_of, 1.0)
+    gain = float(_statistic(_pattern(partial, chip), partial, nbits).mean())
+    return _Layout(grid, cells, chip, bit_of, gain)
+
+
+def _pattern(lay: _Layout, cell_values: np.ndarray) -> np.ndarray:
+    g = np.zeros(lay.grid * lay.grid, np.float32)
+    g[lay.cells] = cell_values
+    p = cv2.resize(g.reshape(lay.grid, lay.grid), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+    return cv2.GaussianBlur(p, (0, 0), SMOOTH_SIGMA)
+
+
+def _statistic(channel: np.ndarray, lay: _Layout, nbits: int) -> np.ndarray:
+    """Per-bit correlation of one channel with the chips, in amplitude units."""
+    r = channel - cv2.GaussianBlur(channel, (0, 0), HP_SIGMA)
+    r = cv2.GaussianBlur(r, (0, 0), SMOOTH_SIGMA)  # matched to the pattern's own blur
+    grid = cv2.resize(r, (lay.grid, lay.grid), interpolation=cv2.INTER_AREA) / lay.gain
+    v = np.clip(grid.ravel()[lay.cells] * lay.chip, -CLIP, CLIP)
+    w = 1.0 / (NOISE_FLOOR + cv2.blur(grid * grid, (3, 3)).ravel()[lay.cells])
+    return np.bincount(lay.bit_of, v * w, nbits) / np.bincount(lay.bit_of, w, nbits)
+
+
+def _crop_statistic(ycc: np.ndarray, lay: _Layout, nbits: int) -> np.ndarray:
+    return sum(_statistic(np.ascontiguousarray(ycc[..., c]), lay, nbits) for c in CHANNELS) / len(CHANNELS)
+
+
+def _aligned(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    return cv2.warpAffine(frame, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
+
+
+def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> None:
+    """Watermark one face (68 landmarks, frame pixels) of a BGR uint8 frame, in place."""
+    lay = layout(len(bits))
+    matrix = alignment_matrix(points, SIZE)
+    crop = _aligned(frame, matrix).astype(np.float32)
+    base = cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb)
+    sign = 2.0 * bits.astype(np.float32) - 1.0
+    ycc, amp = base, np.zeros(len(bits), np.float32)
+    for _ in range(ITERATIONS):
+        # drive each bit's statistic to TARGET: add what is missing to the current amplitude
+        amp = np.clip(amp + (TARGET - _crop_statistic(ycc, lay, len(bits)) * sign), AMP_MIN, AMP_MAX)
+        pattern = _pattern(lay, lay.chip * (sign * amp)[lay.bit_of])
+        ycc = base.copy()
+        for c in CHANNELS:
+            ycc[..., c] += pattern
+    _add_back(frame, pattern, matrix)
+
+
+# The same pattern added to Cr and Cb is, in BGR, the pattern times this vector (OpenCV's YCrCb->BGR:
+# B = Y + 1.773 Cb', G = Y - 0.714 Cr' - 0.344 Cb', R = Y + 1.403 Cr'): one channel is warped, not three.
+_BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
+
+
+def _add_back(frame: np.ndarray, pattern: np.ndarray, matrix: np.ndarray) -> None:
+    """Warp the crop-space chroma pattern into the frame (over the face's bounding box only), add it."""
+    inv = invert_matrix(matrix)
+    corners = np.array([[0, 0], [SIZE, 0], [0, SIZE], [SIZE, SIZE]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    h, w = frame.shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
+    if x1 <= x0 or y1 <= y0:
+        return
+    inv[:, 2] -= (x0, y0)
+    back = cv2.warpAffine(pattern, inv, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT)
+    roi = frame[y0:y1, x0:x1]
+    roi[:] = np.clip(roi + back[..., None] * _BGR_OF_CHROMA + 0.5, 0, 255).astype(np.uint8)
+
+
+def read_face(frame: np.ndarray, points: np.ndarray, nbits: int = payload.NBITS) -> np.ndarray:
+    """Soft payload bits of one face: > 0 reads as 1; ~+-TARGET on an unattacked marked face."""
+    lay = layout(nbits)
+    crop = _aligned(frame, alignment_matrix(points, SIZE)).astype(np.float32)
+    return _crop_statistic(cv2.cvtColor(crop, cv2.COLOR_BGR2YCrCb), lay, nbits)

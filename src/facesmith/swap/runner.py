@@ -1,0 +1,186 @@
+"""`facesmith swap SOURCE TARGET -o OUT.mp4`: extract both, train, convert, in a resumable work folder.
+
+    facesmith.swap("me.mp4", "scene.mp4", "scene_as_me.mp4", minutes=30)
+
+Stages, each recorded in WORKDIR/state.json (written atomically) once finished:
+
+1. extract-source: faces of SOURCE (side A; the largest face of each frame) -> WORKDIR/faces_source
+2. extract-target: faces of TARGET (side B; every frame, so convert needs no detection) -> faces_target
+3. train: a model (default `lite`) on A and B -> WORKDIR/model, up to a total time (or iteration) budget
+4. convert: TARGET with direction b2a (target faces drawn as the source person) -> OUT
+
+An interrupted stage resumes on its own: extraction continues from its last commit, training from its
+last checkpoint with the budget minus the time already trained. Convert starts over (it writes OUT
+under a temporary name, so an interrupted convert leaves nothing behind). Asking for a larger budget
+later re-opens the train stage and converts again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import progress
+from ..atomic import check_writable_dir, write_json
+from ..errors import InputError
+from ..media.inputs import expand_inputs, file_sha256
+
+STATE_FORMAT = 1
+STAGES = ("extract-source", "extract-target", "train", "convert")
+DEFAULT_MINUTES = {"cpu": 30.0, "cuda": 8.0, "mps": 15.0}
+
+
+def _fingerprint(path: Path, label: str) -> dict[str, Any]:
+    """What identifies an input: its files' hashes (a folder: every media file directly inside)."""
+    sources = expand_inputs([path])
+    if label == "target" and (len(sources) != 1 or sources[0].kind != "video"):
+        raise InputError(f"TARGET must be a video file, not {path}; for photos use `facesmith convert`")
+    digest = hashlib.sha256()
+    for s in sources:
+        digest.update(f"{s.path.name}\0{file_sha256(s.path)}\n".encode())
+    return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
+
+
+def _device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
+    return device
+
+
+class _State:
+    """WORKDIR/state.json: the inputs the folder belongs to and the stages finished."""
+
+    def __init__(self, workdir: Path, inputs: dict[str, Any]):
+        self.path = workdir / "state.json"
+        self.data: dict[str, Any] = {"format": STATE_FORMAT, **inputs, "stages": {}}
+        if not self.path.is_file():
+            return
+        try:
+            old = json.loads(self.path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError(f"{self.path} is unreadable ({e}); delete the work folder to start over") from None
+        for key in ("source", "target"):
+            if old.get(key, {}).get("sha256") != inputs[key]["sha256"]:
+                raise InputError(f"the work folder {workdir} belongs to another {key.upper()} "
+                                 f"({old.get(key, {}).get('path')}); use another --workdir or delete it")
+        if old.get("model") != inputs["model"]:
+            raise InputError(f"the work folder {workdir} holds a {old.get('model')!r} model, not {inputs['model']!r}; "
+                             "use another --workdir, or the same --model")
+        self.data["stages"] = old.get("stages", {})
+
+    def get(self, stage: str) -> dict[str, Any] | None:
+        entry = self.data["stages"].get(stage)
+        return entry if entry and entry.get("done") else None
+
+    def finish(self, stage: str, summary: dict[str, Any]) -> None:
+        self.data["stages"][stage] = {"done": True, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                      "summary": summary}
+        write_json(self.path, self.data)
+
+    def reopen(self, *stages: str) -> None:
+        for stage in stages:
+            self.data["stages"].pop(stage, None)
+        write_json(self.path, self.data)
+
+
+def _flat(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
+
+
+def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir: str | Path | None = None,
+         model: str = "lite", minutes: float | None = None, iterations: int | None = None, device: str = "auto",
+         every: int = 1, batch_size: int | None = None, save_every: int = 250, size: int = 256,
+         overwrite: bool = False, model_options: dict[str, Any] | None = None,
+         **convert_options: Any) -> dict[str, Any]:
+    """Run (or resume) the whole swap; returns a summary with one entry per stage."""
+    import facesmith
+
+    from ..convert.output import plan_output
+    from ..train.checkpoint import describe, has_checkpoint
+
+    started = time.monotonic()
+    source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
+    if minutes is not None and minutes <= 0:
+        raise InputError("--minutes must be more than 0")
+    if iterations is not None and iterations < 1:
+        raise InputError("--iterations must be at least 1")
+    if every < 1:
+        raise InputError("--every must be 1 or more")
+    dev = _device(device)
+    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
+    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
+    if not output.parent.is_dir():  # before creating the work folder beside it
+        plan_output(target, expand_inputs([target]), output, overwrite, 0)
+    check_writable_dir(workdir)
+    state = _State(workdir, inputs)
+    budget = {"iterations": iterations} if iterations else {
+        "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
+    trained = state.get("train")
+    if trained and not _budget_reached(trained["summary"], budget):
+        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
+    converted = state.get("convert")
+    ours = bool(converted and converted["summary"].get("output") == str(output))
+    if not (ours and output.exists() and state.get("train")):
+        plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
+    faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
+    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
+
+    def run_stage(number: int, name: str, what: str, work: Callable[[], dict[str, Any]]) -> None:
+        done = state.get(name)
+        if done and (name != "convert" or output.exists()):
+            progress.log(f"[{number}/4] {name}: done before, reused")
+            report["stages"][name] = {"reused": True, **done["summary"]}
+            return
+        progress.log(f"[{number}/4] {name}: {what}")
+        summary = work()
+        state.finish(name, _flat(summary))
+        report["stages"][name] = {"reused": False, **_flat(summary)}
+
+    def extract(path: Path, folder: Path, label: str, step: int) -> dict[str, Any]:
+        summary = facesmith.extract([path], folder, every=step, max_faces=1, size=size).to_dict()
+        if not summary.get("faces_in_faceset"):
+            raise InputError(f"no face was found in {label} {path}; use footage where the face is clearly visible")
+        return summary
+
+    def train() -> dict[str, Any]:
+        done_s = (describe(model_dir).get("train_seconds") or 0.0) if has_checkpoint(model_dir) else 0.0
+        left = None if iterations else budget["minutes"] - done_s / 60
+        if done_s:
+            progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
+        if left is not None and left <= 0:
+            return {**describe(model_dir), **budget}
+        summary = facesmith.train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
+                                  device=dev, batch_size=batch_size, save_every=save_every,
+                                  preview_every=max(100, save_every), model_options=model_options)
+        return {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+
+    def convert() -> dict[str, Any]:
+        summary = facesmith.convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
+                                    overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                                    **convert_options)
+        return {**summary, "output": str(output)}
+
+    run_stage(1, "extract-source", f"faces of {source.name} (identity A)",
+              lambda: extract(source, faces_a, "SOURCE", every))
+    run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
+              lambda: extract(target, faces_b, "TARGET", 1))
+    budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
+    run_stage(3, "train", f"model {model} on {dev}, {budget_text} (Ctrl-C saves; re-run to resume)", train)
+    run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
+    report["seconds"] = round(time.monotonic() - started, 2)
+    return report
+
+
+def _budget_reached(summary: dict[str, Any], budget: dict[str, Any]) -> bool:
+    if "iterations" in budget:
+        return (summary.get("iterations") or 0) >= budget["iterations"]
+    return (summary.get("train_seconds") or 0.0) >= budget["minutes"] * 60 - 1.0

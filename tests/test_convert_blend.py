@@ -1,0 +1,174 @@
+"""Blending and smoothing without a model: masks stay where they belong, colour matchers match,
+the background stays bit-identical, the temporal smoother removes jitter without lag."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from facesmith.convert.blend import COLOR_MATCHERS, BlendSettings, face_region, paste_face
+from facesmith.convert.faces import FaceJob, FrameJob, Smoother
+from facesmith.errors import InputError
+from facesmith.extract.align import aligned_mean_face, alignment_matrix, invert_matrix, mask_polygon, transform_points
+
+SIZE = 64
+
+
+def scene(seed: int = 0, shape: tuple[int, int] = (360, 480)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A textured frame, a frame -> model matrix for a face at (240, 170) ~150 px wide, and its hull."""
+    rng = np.random.default_rng(seed)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (*shape, 3), dtype=np.uint8), (0, 0), 3)
+    points = aligned_mean_face(1.0) * 230 + (240 - 115, 170 - 115)  # a 68-point face in the frame
+    unit = alignment_matrix(points, 1)
+    matrix = unit * SIZE
+    hull = transform_points(mask_polygon(transform_points(points, unit)), invert_matrix(unit))
+    return frame, matrix, hull
+
+
+def face_pixels(value: tuple[int, int, int]) -> np.ndarray:
+    return np.full((SIZE, SIZE, 3), value, np.uint8)
+
+
+def hull_mask(shape: tuple[int, ...], hull: np.ndarray, grow: int = 0) -> np.ndarray:
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 255)
+    if grow:
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    return mask > 0
+
+
+@pytest.mark.parametrize("color", sorted(COLOR_MATCHERS))
+def test_outside_the_feathered_hull_is_bit_identical(color: str) -> None:
+    frame, matrix, hull = scene()
+    out = frame.copy()
+    settings = BlendSettings(mask="hull", erode=4, feather=12, color=color).validate(False)
+    region = paste_face(out, face_pixels((40, 200, 90)), None, matrix, hull, settings)
+    assert region is not None
+    changed = np.any(out != frame, axis=2)
+    # nothing moves outside the hull grown by the feather (plus a pixel of rounding)
+    assert not np.any(changed & ~hull_mask(frame.shape, hull, grow=12 + 2))
+    # and the core of the face is replaced
+    core = hull_mask(frame.shape, hull) & ~hull_mask(frame.shape, hull, grow=0) | (
+        cv2.erode(hull_mask(frame.shape, hull).astype(np.uint8), np.ones((41, 41), np.uint8)) > 0)
+    assert changed[core].mean() > 0.95
+
+
+def test_erosion_and_feather_move_the_edge() -> None:
+    frame, matrix, hull = scene()
+    green = face_pixels((0, 255, 0))
+
+    def changed(**kw: float) -> int:
+        out = frame.copy()
+        paste_face(out, green, None, matrix, hull, BlendSettings(mask="hull", color="none", **kw).validate(False))
+        return int(np.any(out != frame, axis=2).sum())
+
+    hard = changed(erode=0, feather=0)
+    inside = int(hull_mask(frame.shape, hull).sum())
+    assert abs(hard - inside) / inside < 0.03  # no feather, no erosion: the hull itself
+    assert changed(erode=15, feather=0) < 0.85 * hard
+    assert changed(erode=-6, feather=0) > hard
+    assert changed(erode=0, feather=20) > hard  # a soft edge reaches a little beyond the hull
+
+
+def test_soft_edge_is_a_gradient() -> None:
+    frame = np.zeros((360, 480, 3), np.uint8)
+    _, matrix, hull = scene()
+    out = frame.copy()
+    paste_face(out, face_pixels((255, 255, 255)), None, matrix, hull,
+               BlendSettings(mask="hull", erode=0, feather=24, color="none").validate(False))
+    row = out[170, :, 0].astype(int)  # through the face centre, left edge of the face
+    left = np.nonzero(row)[0][0]
+    ramp = row[left:left + 40]
+    assert ramp[0] < 60 and ramp[-1] > 200 and np.all(np.diff(ramp) >= -1)  # monotone, no step
+
+
+def test_learned_mask_is_used() -> None:
+    frame, matrix, hull = scene()
+    learned = np.zeros((SIZE, SIZE), np.float32)
+    learned[:, : SIZE // 2] = 1.0  # the model keeps only the left half of its square
+    out = frame.copy()
+    paste_face(out, face_pixels((0, 0, 255)), learned, matrix, hull,
+               BlendSettings(mask="learned", erode=0, feather=2, color="none").validate(True))
+    changed = np.any(out != frame, axis=2)
+    assert changed[170, 150:230].mean() > 0.9 and changed[170, 260:330].mean() < 0.05
+    with pytest.raises(InputError, match="does not learn a mask"):
+        BlendSettings(mask="learned").validate(False)
+    assert BlendSettings(mask="auto").validate(True).mask == "both"
+    assert BlendSettings(mask="auto").validate(False).mask == "hull"
+
+
+def test_face_partly_outside_the_frame() -> None:
+    frame, matrix, hull = scene()
+    shift = np.array([[1, 0, -200], [0, 1, -120]], np.float64)  # frame content moves: face at (40, 50)
+    m = matrix.copy()
+    m[:, 2] = matrix[:, 2] + matrix[:, :2] @ (200, 120)
+    out = frame.copy()
+    region = paste_face(out, face_pixels((0, 0, 255)), None, m, transform_points(hull, shift),
+                        BlendSettings(mask="hull", color="none").validate(False))
+    assert region is not None and region[0] == 0 and region[1] == 0
+    assert np.any(out[:5, :40] != frame[:5, :40])  # the face goes right up to the frame edge
+    assert face_region(m * 0.01, SIZE, frame.shape) is not None  # a huge face still maps somewhere
+
+
+@pytest.mark.parametrize("color", ["reinhard", "histogram"])
+def test_colour_matchers_match_the_target_statistics(color: str) -> None:
+    rng = np.random.default_rng(1)
+    face = np.clip(rng.normal((60, 90, 200), 12, (120, 120, 3)), 0, 255).astype(np.uint8)
+    target = np.clip(rng.normal((150, 140, 120), 20, (120, 120, 3)), 0, 255).astype(np.uint8)
+    sel = np.zeros((120, 120), np.uint8)
+    sel[20:100, 20:100] = 255
+    out = COLOR_MATCHERS[color](face, target, sel)
+    idx = sel > 0
+    space = (lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2LAB)) if color == "reinhard" else (lambda im: im)
+    got, want, before = space(out)[idx].astype(float), space(target)[idx].astype(float), space(face)[idx]
+    assert np.abs(got.mean(0) - want.mean(0)).max() < 3, (got.mean(0), want.mean(0))
+    assert np.abs(got.mean(0) - want.mean(0)).max() < 0.1 * np.abs(before.mean(0) - want.mean(0)).max()
+    assert np.all(np.abs(got.std(0) / want.std(0) - 1) < 0.15), (got.std(0), want.std(0))
+    assert COLOR_MATCHERS["none"](face, target, sel) is face
+
+
+def test_seamless_clone_takes_the_boundary_colour() -> None:
+    face = np.full((120, 120, 3), (50, 50, 220), np.uint8)
+    cv2.circle(face, (60, 60), 10, (0, 0, 0), -1)  # a detail whose gradient must survive
+    target = np.full((120, 120, 3), (120, 160, 140), np.uint8)
+    sel = np.zeros((120, 120), np.uint8)
+    cv2.circle(sel, (60, 60), 40, 255, -1)
+    out = COLOR_MATCHERS["seamless"](face, target, sel)
+    assert np.abs(out[60, 25].astype(int) - target[60, 25]).max() < 12  # flat area takes the frame's colour
+    assert int(out[60, 40].astype(int).sum()) - int(out[60, 60].astype(int).sum()) > 100  # detail kept
+
+
+def _job(index: int, unit: np.ndarray, track: int = 0) -> FrameJob:
+    return FrameJob(index, index / 30, np.zeros((4, 4, 3), np.uint8),
+                    [FaceJob(track, np.zeros((68, 2)), unit, np.zeros((3, 2)))])
+
+
+def _run(smoother: Smoother, units: list[np.ndarray], tracks: list[int] | None = None) -> list[np.ndarray]:
+    out = []
+    for i, u in enumerate(units):
+        out += smoother.push(_job(i, u, tracks[i] if tracks else 0))
+    out += smoother.flush()
+    assert [j.index for j in out] == list(range(len(units)))  # every frame once, in order
+    return [j.faces[0].unit for j in out]
+
+
+def test_smoother_removes_jitter_without_lag() -> None:
+    rng = np.random.default_rng(0)
+    base = np.array([[0.004, 0.0, -0.5], [0.0, 0.004, -0.3]])
+    truth = [base + [[0, 0, 0.002 * i], [0, 0, 0.001 * i]] for i in range(60)]  # steady motion
+    noisy = [t + [[0, 0, rng.normal(0, 0.003)], [0, 0, rng.normal(0, 0.003)]] for t in truth]
+    smooth = _run(Smoother(2), noisy)
+    err = lambda xs: np.mean([np.abs(x - t)[:, 2].mean() for x, t in zip(xs[3:-3], truth[3:-3], strict=True)])  # noqa: E731
+    assert err(smooth) < 0.6 * err(noisy)
+    exact = _run(Smoother(3), truth)
+    assert max(np.abs(a - b).max() for a, b in zip(exact, truth, strict=True)) < 1e-12  # linear motion: no lag
+    assert _run(Smoother(0), noisy)[10] is noisy[10]
+
+
+def test_smoother_keeps_tracks_apart() -> None:
+    a = np.array([[0.004, 0, 0.0], [0, 0.004, 0.0]])
+    b = a + [[0, 0, 0.5], [0, 0, 0.5]]
+    units = [a] * 5 + [b] * 5  # a cut: track 0, then track 1 elsewhere
+    out = _run(Smoother(2), units, [0] * 5 + [1] * 5)
+    assert all(np.allclose(u, a) for u in out[:5]) and all(np.allclose(u, b) for u in out[5:])

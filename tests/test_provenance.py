@@ -1,0 +1,107 @@
+"""Provenance pieces: payload, fingerprint, image tags, C2PA manifests, the verify command's errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facesmith.cli import main
+from facesmith.errors import InputError
+from facesmith.provenance import c2pa_manifest, finalize_file, image_tags, model_fingerprint, payload, verify
+from facesmith.provenance.metadata import container_metadata, parse_tags
+
+from .conftest import IMAGES
+
+FP = "0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def facesmith_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("FACESMITH_HOME", str(tmp_path / "home"))
+    yield tmp_path / "home"
+
+
+def test_payload_round_trip_and_check() -> None:
+    bits = payload.encode(FP)
+    assert bits.shape == (64,) and payload.decode(bits) == {"identifier": "facesmith", "version": 1,
+                                                            "model": FP[:10]}
+    for i in range(64):  # any single flipped bit is caught
+        flipped = bits.copy()
+        flipped[i] ^= 1
+        assert payload.decode(flipped) is None
+    rng = np.random.default_rng(0)  # random bits (an unmarked face) essentially never pass
+    assert not any(payload.decode(rng.integers(0, 2, 64)) for _ in range(20000))
+
+
+def test_model_fingerprint_hashes_latest_weights(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    for name, data in (("00000010", b"old"), ("00000020", b"new weights")):
+        ckpt = model / "checkpoints" / name
+        ckpt.mkdir(parents=True)
+        (ckpt / "model.safetensors").write_bytes(data)
+        (ckpt / "state.json").write_text("{}")
+    (model / "checkpoints" / "latest").write_text("00000020\n")
+    expected = hashlib.sha256(b"new weights").hexdigest()[:16]
+    assert model_fingerprint(model) == expected
+    assert model_fingerprint(model / "checkpoints" / "00000020" / "model.safetensors") == expected
+    with pytest.raises(InputError):
+        model_fingerprint(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_finalized_image_has_tag_and_trusted_manifest_and_same_pixels(tmp_path: Path, ext: str) -> None:
+    src = next((IMAGES / "identities").glob("*.jpg"))
+    image = cv2.imread(str(src))
+    path = tmp_path / f"out{ext}"
+    cv2.imwrite(str(path), image)
+    before = cv2.imread(str(path))
+    finalize_file(path, FP)
+    assert np.array_equal(cv2.imread(str(path)), before)  # tags and manifest never touch pixels
+    tags = parse_tags(image_tags.read_tags(path))
+    assert tags and tags["model"] == FP
+    manifest = c2pa_manifest.read(path)
+    assert manifest["present"] and manifest["valid"] and manifest["trusted"], manifest
+    assert manifest["assertion"]["model_fingerprint"] == FP
+    (report,) = verify([path])
+    assert report["marked"] and not report["watermark"]["found"]  # no face was marked in it
+
+
+def test_manifest_detects_tampering_and_foreign_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "out.png"
+    cv2.imwrite(str(path), np.random.default_rng(1).integers(0, 255, (64, 64, 3), np.uint8))
+    finalize_file(path, FP)
+    monkeypatch.setenv("FACESMITH_HOME", str(tmp_path / "someone-else"))  # another installation's CA
+    other = c2pa_manifest.read(path)
+    assert other["present"] and other["valid"] and not other["trusted"]
+    data = bytearray(path.read_bytes())
+    idat = data.index(b"IDAT")
+    data[idat + 10] ^= 0xFF  # change compressed pixel data, keep the chunk structure
+    path.write_bytes(bytes(data))
+    assert not c2pa_manifest.read(path)["valid"]
+
+
+def test_container_metadata_statement() -> None:
+    tags = container_metadata(FP)
+    assert "face swapping" in tags["comment"] and FP in tags["facesmith"]
+    assert parse_tags({"comment": tags["comment"]})["model"] == FP
+    assert parse_tags({"comment": "holiday video"}) is None
+
+
+def test_verify_cli_errors_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(tmp_path / "missing.mp4")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    assert main(["verify", str(text)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("facesmith: error:") and len(err.strip().splitlines()) == 1
+    photo = next((IMAGES / "identities").glob("*.jpg"))
+    assert main(["verify", "--json", str(photo)]) == 1  # a real photo: not marked
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["marked_files"] == 0 and summary["results"][0]["watermark"]["faces_checked"] >= 1
