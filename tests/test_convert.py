@@ -18,6 +18,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import facesmith
 from facesmith.cli import main
@@ -47,11 +48,12 @@ def cut_clip(source: Path, target: Path, seconds: float, every: int = 1) -> Path
         for packet in src.demux():
             if packet.dts is None or packet.pts is None:
                 continue
-            if packet.pts * packet.time_base >= seconds:
-                continue
             if packet.stream.type == "audio":
-                packet.stream = audio[packet.stream.index]
-                dst.mux(packet)
+                if packet.pts * packet.time_base < seconds:
+                    packet.stream = audio[packet.stream.index]
+                    dst.mux(packet)
+                continue
+            if packet.pts * packet.time_base >= seconds + 1:  # (B-frames need later packets decoded)
                 continue
             for frame in packet.decode():
                 if frame.pts * frame.time_base < seconds:
@@ -70,8 +72,13 @@ def trained() -> tuple[Path, Path, Path]:
     atexit.register(shutil.rmtree, root, True)
     facesmith.extract([VIDEOS / "identity_a.mp4"], root / "a", every=8)
     facesmith.extract([VIDEOS / "identity_b.mp4"], root / "b")
-    facesmith.train(root / "a", root / "b", root / "model", model="lite", model_options=TINY, batch_size=8,
-                    lr=2e-3, warmup=5, iterations=20, save_every=20, preview_every=1000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a shared machine's busy cores make 2 threads many times slower
+    try:
+        facesmith.train(root / "a", root / "b", root / "model", model="lite", model_options=TINY, batch_size=8,
+                        lr=2e-3, warmup=5, iterations=20, save_every=20, preview_every=1000)
+    finally:
+        torch.set_num_threads(threads)
     return root / "model", root / "a", root / "b"
 
 
@@ -117,7 +124,7 @@ def test_video_keeps_timing_audio_and_background(model: Path, capsys: pytest.Cap
     code, summary, err = run_cli(capsys, "convert", source, "-m", model, "-o", out)
     assert code == 0, err
     # faces came from the stored alignments, were checked as the trained identity, and all swapped
-    assert summary["alignments"] == [str(trained()[2])] and summary["identity_check"]
+    assert summary["alignments"] == [str(trained()[2])] and summary["identity_check"] == ["faceset files"]
     assert summary["direction"] == "b2a" and summary["frames"] == 587
     assert summary["faces_swapped"] >= 580 and summary["audio_packets_copied"] > 0
     a, b = probe_video(source), probe_video(out)
@@ -164,11 +171,11 @@ def test_rotation_kept_and_faces_detected_on_the_fly(model: Path, tmp_path: Path
     assert summary["alignments"] == ["detected"] and summary["faces_swapped"] >= 25
     a, b = probe_video(rotated), probe_video(out)
     assert (b.rotation, b.width, b.height, b.frame_count) == (a.rotation, a.width, a.height, a.frame_count) == (
-        90, 448, 352, 30)
+        90, 352, 448, 30)
     # upright frames match outside the face (a writer that forgot to turn them back would not)
     first_in = next(iter_frames(rotated)).image
     first_out = next(iter_frames(out)).image
-    assert psnr(first_in[:, :60], first_out[:, :60]) > 38 and psnr(first_in[:, -60:], first_out[:, -60:]) > 38
+    assert psnr(first_in[:40], first_out[:40]) > 38 and psnr(first_in[:, -30:], first_out[:, -30:]) > 38
 
 
 def test_odd_size_and_variable_frame_rate(model: Path, tmp_path: Path) -> None:
@@ -230,6 +237,20 @@ def test_preview_sheet(model: Path, capsys: pytest.CaptureFixture[str], tmp_path
     image = cv2.imread(str(sheet))
     assert image.shape[1] == 1600 and image.shape[0] == summary["sheet_size"][1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sheet.png"]
+
+
+def test_faces_deleted_from_the_faceset_are_not_swapped(model: Path, tmp_path: Path) -> None:
+    curated = tmp_path / "curated"
+    shutil.copytree(trained()[2], curated)
+    removed = [p for p in curated.glob("*.jpg") if 100 <= int(p.stem.split("_")[-2]) < 250]
+    assert len(removed) == 150
+    for p in removed:
+        p.unlink()
+    summary = facesmith.convert(VIDEOS / "identity_b.mp4", model, tmp_path / "sheet.png", preview=4,
+                                alignments=str(curated))
+    # sampled frames 117, 234, 352, 469: the first two lost their face files
+    assert summary["faces_found"] == 4 and summary["faces_swapped"] == 2
+    assert summary["identity_check"] == ["faceset files"]
 
 
 def test_identity_gate_tells_the_trained_person_from_others(tmp_path: Path) -> None:

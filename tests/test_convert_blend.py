@@ -10,7 +10,13 @@ import pytest
 from facesmith.convert.blend import COLOR_MATCHERS, BlendSettings, face_region, paste_face
 from facesmith.convert.faces import FaceJob, FrameJob, Smoother
 from facesmith.errors import InputError
-from facesmith.extract.align import aligned_mean_face, alignment_matrix, invert_matrix, mask_polygon, transform_points
+from facesmith.extract.align import (
+    aligned_mean_face,
+    alignment_matrix,
+    invert_matrix,
+    mask_polygon,
+    transform_points,
+)
 
 SIZE = 64
 
@@ -156,8 +162,8 @@ def _run(smoother: Smoother, units: list[np.ndarray], tracks: list[int] | None =
 def test_smoother_removes_jitter_without_lag() -> None:
     rng = np.random.default_rng(0)
     base = np.array([[0.004, 0.0, -0.5], [0.0, 0.004, -0.3]])
-    truth = [base + [[0, 0, 0.002 * i], [0, 0, 0.001 * i]] for i in range(60)]  # steady motion
-    noisy = [t + [[0, 0, rng.normal(0, 0.003)], [0, 0, rng.normal(0, 0.003)]] for t in truth]
+    truth = [base + np.array([[0, 0, 0.002 * i], [0, 0, 0.001 * i]]) for i in range(60)]  # steady motion
+    noisy = [t + np.array([[0, 0, rng.normal(0, 0.003)], [0, 0, rng.normal(0, 0.003)]]) for t in truth]
     smooth = _run(Smoother(2), noisy)
     err = lambda xs: np.mean([np.abs(x - t)[:, 2].mean() for x, t in zip(xs[3:-3], truth[3:-3], strict=True)])  # noqa: E731
     assert err(smooth) < 0.6 * err(noisy)
@@ -168,7 +174,7 @@ def test_smoother_removes_jitter_without_lag() -> None:
 
 def test_smoother_keeps_tracks_apart() -> None:
     a = np.array([[0.004, 0, 0.0], [0, 0.004, 0.0]])
-    b = a + [[0, 0, 0.5], [0, 0, 0.5]]
+    b = a + np.array([[0, 0, 0.5], [0, 0, 0.5]])
     units = [a] * 5 + [b] * 5  # a cut: track 0, then track 1 elsewhere
     out = _run(Smoother(2), units, [0] * 5 + [1] * 5)
     assert all(np.allclose(u, a) for u in out[:5]) and all(np.allclose(u, b) for u in out[5:])

@@ -4,9 +4,11 @@ All work happens on the face's own region (the bounding box of the model's squar
 the frame), never on the full frame. The composite is `frame + mask * (face - frame)` with the mask
 exactly 0 outside the feathered face region, so every other pixel stays bit-identical to the input.
 
-Colour matchers live in a small registry (`COLOR_MATCHERS`): each takes the warped face, the frame
-region under it and the selection mask (uint8 0/255) and returns the corrected face (uint8, same
-shape). "seamless" is OpenCV's Poisson clone.
+Colour matchers live in a small registry (`COLOR_MATCHERS`): each takes the swapped face, the
+original face under it and a selection mask (uint8 0/255), all the same size, and returns the
+corrected face (uint8). Statistics matchers (reinhard, histogram) run in the model's own face space
+(S x S, where the model's input crop is the original face), which costs next to nothing; "seamless"
+(OpenCV's Poisson clone) needs the frame's pixels around the face and runs in frame space.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from .names import COLORS, MASKS
 
-MASKS = ("auto", "hull", "learned", "both")
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 COLOR_MATCHERS: dict[str, ColorMatcher] = {}
+FRAME_SPACE: set[str] = set()  # matchers that must see the frame (the rest run on the S x S face)
 
 
-def register_color(name: str) -> Callable[[ColorMatcher], ColorMatcher]:
+def register_color(name: str, frame_space: bool = False) -> Callable[[ColorMatcher], ColorMatcher]:
     def deco(fn: ColorMatcher) -> ColorMatcher:
         COLOR_MATCHERS[name] = fn
+        if frame_space:
+            FRAME_SPACE.add(name)
         return fn
 
     return deco
@@ -92,7 +97,7 @@ def _histogram(face: np.ndarray, target: np.ndarray, sel: np.ndarray) -> np.ndar
     return cv2.LUT(face, np.stack(luts, axis=1)[:, None, :])
 
 
-@register_color("seamless")
+@register_color("seamless", frame_space=True)
 def _seamless(face: np.ndarray, target: np.ndarray, sel: np.ndarray) -> np.ndarray:
     """Poisson seamless cloning (gradients of the face, boundary of the frame)."""
     pad = 2  # OpenCV's solver needs the mask clear of the image border
@@ -144,13 +149,19 @@ MASK_SIDE = 96  # masks are built at about this resolution, then upsampled (they
 
 
 def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, matrix: np.ndarray,
-               hull: np.ndarray, settings: BlendSettings) -> tuple[int, int, int, int] | None:
+               hull: np.ndarray, settings: BlendSettings, original: np.ndarray | None = None,
+               ) -> tuple[int, int, int, int] | None:
     """Blend `face` (S x S uint8 BGR, model output) into `frame` in place.
 
     `matrix` maps frame pixels to model pixels, `learned` is the model's S x S mask in [0, 1] (or
-    None), `hull` the face polygon in frame pixels. Returns the region that may have changed.
+    None), `hull` the face polygon in frame pixels, `original` the model's input (the original face
+    in model space; needed by face-space colour matchers, else they match against the frame).
+    Returns the region that may have changed.
     """
     size = face.shape[0]
+    face_space = settings.color not in FRAME_SPACE and original is not None
+    if face_space and settings.color != "none":
+        face = COLOR_MATCHERS[settings.color](face, original, _face_space_mask(matrix, hull, learned, size))
     region = face_region(matrix, size, frame.shape)
     if region is None:
         return None
@@ -175,10 +186,20 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     if settings.sharpen > 0:
         blurred = cv2.GaussianBlur(warped, (0, 0), max(0.8, face_width / size * 0.6))
         warped = cv2.addWeighted(warped, 1 + settings.sharpen, blurred, -settings.sharpen, 0)
-    warped = COLOR_MATCHERS[settings.color](warped, target, sel)
+    if not face_space:
+        warped = COLOR_MATCHERS[settings.color](warped, target, sel)
     # (face * a + frame * (1 - a)) / 1, rounded: where a == 0 the frame's own value comes back exactly
     target[...] = cv2.blendLinear(warped, target, alpha, 1 - alpha)
     return x0, y0, x1, y1
+
+
+def _face_space_mask(matrix: np.ndarray, hull: np.ndarray, learned: np.ndarray | None, size: int) -> np.ndarray:
+    """Where colours are compared in model space: the hull, shrunk a little (no background), within
+    the learned mask when there is one."""
+    mask = _fill((size, size), _apply(matrix, hull))
+    if learned is not None:
+        mask = cv2.min(mask, np.where(learned > 0.5, 255, 0).astype(np.uint8))
+    return cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, size // 32))
 
 
 def _warp_back(face: np.ndarray, shifted: np.ndarray, shape: tuple[int, int], face_width: float) -> np.ndarray:
@@ -252,3 +273,6 @@ def _grow(mask: np.ndarray, pixels: float) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     # replicated borders: where the frame edge cuts the face, the face goes on beyond it
     return cv2.dilate(mask, kernel) if pixels > 0 else cv2.erode(mask, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+assert set(COLOR_MATCHERS) == set(COLORS), "names.COLORS must list the registered colour matchers"

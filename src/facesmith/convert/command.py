@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .blend import COLOR_MATCHERS, MASKS
-from .writer import PRESETS
+from .names import COLORS, MASKS, PRESETS
 
 
 def add_blend_options(p: argparse.ArgumentParser) -> None:
@@ -19,7 +18,7 @@ def add_blend_options(p: argparse.ArgumentParser) -> None:
                    help="shrink the mask by PX output pixels, negative grows it (default: 3%% of the face)")
     g.add_argument("--feather", type=float, metavar="PX", help="width of the soft mask edge in output pixels "
                    "(default: 8%% of the face)")
-    g.add_argument("--color", choices=sorted(COLOR_MATCHERS), default="reinhard",
+    g.add_argument("--color", choices=COLORS, default="reinhard",
                    help="colour matching to the target face: reinhard (Lab mean/std, default), histogram, "
                         "seamless (Poisson clone) or none")
     g.add_argument("--sharpen", type=float, default=0.0, metavar="AMOUNT", help="unsharp-mask amount, 0..5 (default 0)")
@@ -70,6 +69,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_blend_options(p)
     p.add_argument("--batch-size", type=int, default=16, help="faces per model batch (default 16)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                   help="model arithmetic (auto: bf16 where the hardware has it natively, else fp32)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads for the model (default: half the cores; decoding and encoding use the rest)")
     return p
 
 
@@ -78,4 +81,5 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     return convert(args.target, args.model_dir, args.output, direction=args.direction,
                    alignments=args.alignments, detect=args.detect, detector=args.detector, preview=args.preview, overwrite=args.overwrite,
-                   batch_size=args.batch_size, device=args.device, **blend_kwargs(args))
+                   batch_size=args.batch_size, device=args.device, precision=args.precision,
+                   threads=args.threads, **blend_kwargs(args))

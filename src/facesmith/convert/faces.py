@@ -23,7 +23,7 @@ from ..faceset import face_landmarks, list_faces, read_face
 from ..faceset.store import AlignmentsStore
 
 DEFAULT_CROP = 256  # crop size assumed when faces are detected on the fly (extract's default)
-SAMPLE_AGES = (1, 6, 16, 31, 61)  # a track's faces that are embedded (see extract/identity_filter.py)
+SAMPLE_AGES = (1, 10, 40, 120)  # a track's faces that are embedded (as extract/identity_filter.py does)
 
 
 @dataclass
@@ -33,6 +33,7 @@ class FaceJob:
     unit: np.ndarray  # 2x3: frame pixels -> the aligned crop scaled to [0, 1]
     hull: np.ndarray  # face polygon in the same unit crop coordinates
     crop_size: int = DEFAULT_CROP
+    file: str = ""  # its face file in the faceset, for stored alignments
 
 
 @dataclass
@@ -48,9 +49,9 @@ class FrameJob:
 # --- stored alignments -----------------------------------------------------------------------------
 
 
-def usable_alignments(folder: Path, sha256: str) -> tuple[dict[int, list[dict[str, Any]]], str] | None:
-    """Frame -> face metadata saved for the source with this hash in a faceset folder, when the
-    extraction covered every frame of it; else None. The second item says what was found."""
+def usable_alignments(folder: Path, sha256: str) -> dict[int, list[tuple[str, dict[str, Any]]]] | None:
+    """Frame -> [(face file, metadata)] saved for the source with this hash in a faceset folder, when
+    the extraction covered every frame of it; else None."""
     db = folder / "alignments.db"
     if not db.is_file():
         return None
@@ -63,24 +64,30 @@ def usable_alignments(folder: Path, sha256: str) -> tuple[dict[int, list[dict[st
             progress.log(f"alignments in {folder} cover only part of the target (every={settings.get('every', 1)}, "
                          f"complete={record.complete}); detecting faces instead")
             return None
-        frames = {fr.frame: [meta for _, _, meta in fr.faces] for fr in store.frames(record.id)}
-    return frames, str(folder)
+        return {fr.frame: [(name, meta) for _, name, meta in fr.faces] for fr in store.frames(record.id)}
 
 
 class StoredFaces:
-    def __init__(self, frames: dict[int, list[dict[str, Any]]]):
-        self.frames = frames
+    """Faces from an alignments store. `kept(face)` tells whether the face's file is still in the
+    faceset: deleting a face file there takes it out of training and out of convert alike."""
+
+    def __init__(self, frames: dict[int, list[tuple[str, dict[str, Any]]]], folder: Path):
+        self.frames, self.folder = frames, folder
+        self.present = {p.name for p in folder.iterdir()}
 
     def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
         jobs = []
-        for i, meta in enumerate(self.frames.get(index, [])):
+        for i, (name, meta) in enumerate(self.frames.get(index, [])):
             size = int(meta["size"])
             jobs.append(FaceJob(
                 track=int(meta.get("track", i)), points=np.asarray(meta["landmarks"], np.float64),
                 unit=np.asarray(meta["matrix"], np.float64) / size, hull=np.asarray(meta["mask"], np.float64),
-                crop_size=size,
+                crop_size=size, file=name,
             ))
         return jobs
+
+    def kept(self, face: FaceJob) -> bool:
+        return face.file in self.present
 
 
 class DetectedFaces:
@@ -106,25 +113,33 @@ class DetectedFaces:
 
 
 class IdentityGate:
-    """Keeps a track while the mean distance of its sampled faces to the faceset stays under threshold."""
+    """Keeps a track while the mean distance of its sampled faces to the faceset stays under threshold.
+    The faceset's faces are embedded on first use (~90 ms each)."""
 
-    def __init__(self, faceset: Path, threshold: float, samples: int = 12):
-        from ..extract.identity import FaceEmbedder
-
-        self.embedder = FaceEmbedder()
-        self.threshold = threshold
-        files = list_faces(faceset)
-        if not files:
+    def __init__(self, faceset: Path, threshold: float, samples: int = 5):
+        self.faceset, self.threshold, self.n_refs = faceset, threshold, samples
+        self.files = list_faces(faceset)
+        if not self.files:
             raise ValueError(f"no faces in {faceset}")
-        picks = np.unique(np.linspace(0, len(files) - 1, min(samples, len(files))).round().astype(int))
-        refs = []
-        for i in picks:
-            image, meta = read_face(files[i])
-            refs.append(self.embedder.embed(image, face_landmarks(meta, image.shape[0])))
-        self.refs = np.stack(refs)
+        self._refs: np.ndarray | None = None
+        self.embedder: Any = None
         self.samples: dict[int, list[float]] = {}
         self.ages: dict[int, int] = {}
         self.rejected: set[int] = set()
+
+    @property
+    def refs(self) -> np.ndarray:
+        if self._refs is None:
+            from ..extract.identity import FaceEmbedder
+
+            self.embedder = FaceEmbedder()
+            picks = np.unique(np.linspace(0, len(self.files) - 1, min(self.n_refs, len(self.files))).round().astype(int))
+            refs = []
+            for i in picks:
+                image, meta = read_face(self.files[i])
+                refs.append(self.embedder.embed(image, face_landmarks(meta, image.shape[0])))
+            self._refs = np.stack(refs)
+        return self._refs
 
     def reset(self) -> None:
         self.samples.clear()
@@ -136,8 +151,9 @@ class IdentityGate:
             age = self.ages[face.track] = self.ages.get(face.track, 0) + 1
             samples = self.samples.setdefault(face.track, [])
             if age in SAMPLE_AGES or not samples:
+                refs = self.refs
                 embedding = self.embedder.embed(image, face.points)
-                samples.append(float(np.linalg.norm(self.refs - embedding, axis=1).min()))
+                samples.append(float(np.linalg.norm(refs - embedding, axis=1).min()))
             if float(np.mean(samples)) <= self.threshold:
                 kept.append(face)
         return kept

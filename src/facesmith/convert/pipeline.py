@@ -2,15 +2,24 @@
 
     facesmith.convert("clip.mp4", "models/ab", "swapped.mp4", direction="b2a")
 
-Per frame: faces (stored alignments, else detected) -> identity check -> temporal smoothing (a few
-frames of delay) -> batched model -> blend -> watermark -> writer. Decoding and encoding run in their
-own threads; the model and the blending run here. Output goes to a temporary file that is renamed
-onto OUT only when everything succeeded (see output.py).
+Per frame: faces (the alignments extract stored for TARGET, else detected on the fly) -> whose face
+is it -> temporal smoothing (a few frames of delay) -> batched model -> blend -> watermark -> writer.
+
+Threads: decoding; finding faces (here); the model; blending; watermarking and handing frames to the
+encoder; encoding and muxing. They overlap because PyTorch, OpenCV and FFmpeg release the GIL.
+
+Whose face: with the trained faceset's own alignments, a face is the trained identity when its face
+file is still in the faceset (so deleting a face file there keeps it out of training and convert
+alike); faces found any other way are compared with the faceset by dlib descriptor, a few frames per
+track. --all-faces swaps every face.
+
+Output goes to a temporary file that is renamed onto OUT only when everything succeeded (output.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,9 +34,11 @@ from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.video import iter_frames, probe_video
 from .blend import BlendSettings
 from .faces import DetectedFaces, FrameJob, IdentityGate, Smoother, StoredFaces, usable_alignments
+from .names import PRESETS
 from .output import OutputPlan, plan_output
+from .stages import Worker
 from .swapper import FaceSwapper, load_swap_model
-from .writer import PRESETS, VideoWriter, writer_summary
+from .writer import VideoWriter, writer_summary
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class ConvertOptions:
     preview: int = 0
     watermark: bool = True
     device: str = "auto"
+    precision: str = "auto"  # model arithmetic: auto (bf16 where the hardware has it), fp32, bf16
+    threads: int = 0  # model threads on CPU; 0: half the cores (decoding and encoding use the rest)
     detector: str = "blazeface"
 
     def validate(self) -> None:
@@ -66,6 +79,8 @@ class ConvertOptions:
             raise InputError("--crf must be between 0 and 51")
         if self.preview < 0:
             raise InputError("--preview must be a number of frames (1 or more)")
+        if self.threads < 0:
+            raise InputError("--threads must be 0 (automatic) or more")
         if not 0 < self.threshold < 2:
             raise InputError("--threshold must be between 0 and 2")
 
@@ -95,12 +110,16 @@ def _device(device: str) -> str:
     return device
 
 
-def _facesets(config: dict[str, Any]) -> dict[str, Path]:
+def _facesets(config: dict[str, Any], model_dir: Path) -> dict[str, Path]:
+    """The facesets the model was trained on that still exist (a relative path recorded by `train`
+    is tried from here and from beside the model folder)."""
     out = {}
     for side in ("a", "b"):
         value = config.get(f"faceset_{side}")
-        if value and Path(value).is_dir():
-            out[side] = Path(value)
+        for path in (Path(value), model_dir.parent / value) if value else ():
+            if path.is_dir():
+                out[side] = path
+                break
     return out
 
 
@@ -114,18 +133,21 @@ class _Run:
     """One convert: the faces source per target file, the gate, the batches, the writer."""
 
     def __init__(self, opt: ConvertOptions, swapper: FaceSwapper, marker: Any, gate: IdentityGate | None,
-                 candidates: list[Path], explicit: bool):
+                 candidates: list[Path], explicit: bool, reference: Path | None):
         self.opt, self.swapper, self.marker, self.gate = opt, swapper, marker, gate
         self.candidates, self.explicit = candidates, explicit
+        self.reference = Path(os.path.realpath(reference)) if reference else None
+        self.identity: set[str] = set()  # how identities were checked
         self.frames = self.found = 0
+        self.setup_seconds = 0.0
         self.alignments_used: list[str] = []
 
     def faces_for(self, source: MediaSource, sha: str) -> Any:
         for folder in [] if self.opt.detect else self.candidates:
             hit = usable_alignments(folder, sha)
             if hit is not None:
-                self.alignments_used.append(hit[1])
-                return StoredFaces(hit[0])
+                self.alignments_used.append(str(folder))
+                return StoredFaces(hit, folder)
         if self.explicit and not self.opt.detect:
             raise InputError(f"{self.candidates[0]} has no complete alignments for {source.path.name}; extract it "
                              f"(`facesmith extract {source.path} -o {self.candidates[0]}`) or leave out --alignments")
@@ -144,60 +166,102 @@ class _Run:
 
     def _job(self, index: int, time_s: float, image: Any, faces: Any, name: str) -> FrameJob:
         found = faces(index, image, time_s)
-        kept = self.gate.keep(image, found) if self.gate and not self.opt.all_faces else found
+        kept = found
+        if self.opt.all_faces or not found:
+            pass
+        elif isinstance(faces, StoredFaces) and Path(os.path.realpath(faces.folder)) == self.reference:
+            # the trained faceset's own alignments: its face files are the identity (a face deleted
+            # from the faceset is neither trained on nor swapped)
+            kept = [f for f in found if faces.kept(f)]
+            self.identity.add("faceset files")
+        elif self.gate:
+            kept = self.gate.keep(image, found)
+            self.identity.add("face descriptors")
         self.found += len(found)
         return FrameJob(index, time_s, image, kept, len(found), name)
 
     def run(self, jobs: Iterator[FrameJob], write: Any, bar: Any) -> None:
+        """Faces found here -> model thread -> blend thread -> watermark and write thread."""
         smoother = Smoother(self.opt.smooth)
-        batch: list[FrameJob] = []
 
-        def flush() -> None:
-            marks = self.swapper.process(batch)
-            for job, faces in zip(batch, marks, strict=True):
-                write(job, self.marker.mark(job.image, faces))
+        def finish(item: tuple[list[FrameJob], list[list[Any]]]) -> None:
+            for job, faces in zip(*item, strict=True):
+                t0 = time.perf_counter()
+                image = self.marker.mark(job.image, faces)
+                self.swapper.stats.mark_seconds += time.perf_counter() - t0
+                write(job, image)
                 self.frames += 1
                 bar.update(1)
             bar.set_postfix_str(f"{self.swapper.stats.faces_swapped} faces swapped", refresh=False)
-            batch.clear()
 
-        for job in jobs:
-            for ready in smoother.push(job):
-                batch.append(ready)
-                if sum(len(j.faces) for j in batch) >= self.opt.batch_size or len(batch) >= 2 * self.opt.batch_size:
-                    flush()
-        batch.extend(smoother.flush())
-        flush()
+        mark = Worker(finish, "mark")
+        blend = Worker(lambda inferred: mark.put((inferred.frames, self.swapper.paste(inferred))), "blend")
+        model = Worker(lambda batch: blend.put(self.swapper.infer(batch)), "model")
+        workers = (model, blend, mark)
+        batch: list[FrameJob] = []
+        faces = 0
+        try:
+            for job in jobs:
+                for ready in smoother.push(job):
+                    batch.append(ready)
+                    faces += len(ready.faces)
+                    if faces >= self.opt.batch_size or len(batch) >= 2 * self.opt.batch_size:
+                        model.put(batch)
+                        batch, faces = [], 0
+            batch.extend(smoother.flush())
+            if batch:
+                model.put(batch)
+            for worker in workers:
+                worker.close()
+        except BaseException:
+            for worker in reversed(workers):
+                worker.abort()
+            raise
 
 
 def convert(target: str | Path, model_dir: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
     """Swap the faces of `target` with the model in `model_dir`; write `output`. Returns a summary."""
-    from .. import provenance
+    import torch
 
     opt = ConvertOptions(**options)
     opt.validate()
+    # On a few cores, decoding and encoding keep some of them busy: a model that wants every core
+    # waits on its own threads at each layer (measured: 2 threads on 2 busy cores are 35x slower).
+    threads = opt.threads or max(1, (os.cpu_count() or 2) // 2)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _convert(target, model_dir, output, opt)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt: ConvertOptions) -> dict[str, Any]:
+    from .. import provenance
+
     started = time.monotonic()
+    if opt.alignments and not Path(opt.alignments).is_dir():
+        raise InputError(f"--alignments: no such faceset folder: {opt.alignments}")
     target = Path(target)
     sources = _target_sources(target)
     plan: OutputPlan = plan_output(target, sources, Path(output), opt.overwrite, opt.preview)
     device = _device(opt.device)
     model, config = load_swap_model(model_dir, device)
-    facesets = _facesets(config)
+    facesets = _facesets(config, Path(model_dir))
     hashes = [file_sha256(s.path) for s in sources]
     direction = opt.direction
     if direction == "auto":
         direction = _auto_direction(facesets, hashes)
-    swapper = FaceSwapper(model, direction, opt.blend(), device)
+    swapper = FaceSwapper(model, direction, opt.blend(), device, opt.precision)
     fingerprint = provenance.model_fingerprint(model_dir)
     marker = provenance.Marker(fingerprint, enabled=opt.watermark)
     target_side, other = direction[0], direction[-1]
     candidates = [Path(opt.alignments)] if opt.alignments else [
         facesets[s] for s in (target_side, other) if s in facesets]
-    if opt.alignments and not Path(opt.alignments).is_dir():
-        raise InputError(f"--alignments: no such faceset folder: {opt.alignments}")
     gate = None
+    # whose faces are swapped: the faceset the user points at, else the one the model learnt them from
+    reference = Path(opt.alignments) if opt.alignments else facesets.get(target_side)
     if not opt.all_faces:
-        reference = facesets.get(target_side) or (Path(opt.alignments) if opt.alignments else None)
         try:
             gate = IdentityGate(reference, opt.threshold) if reference else None
         except ValueError:
@@ -205,7 +269,8 @@ def convert(target: str | Path, model_dir: str | Path, output: str | Path, **opt
         if gate is None:
             progress.warn("the faceset the model was trained on is not available to check identities; "
                           "every face found is swapped (pass --alignments FACESET or --all-faces)")
-    run = _Run(opt, swapper, marker, gate, candidates, explicit=bool(opt.alignments))
+    run = _Run(opt, swapper, marker, gate, candidates, explicit=bool(opt.alignments), reference=reference)
+    run.setup_seconds = time.monotonic() - started
 
     if opt.preview:
         from .preview import write_preview
@@ -218,10 +283,11 @@ def convert(target: str | Path, model_dir: str | Path, output: str | Path, **opt
     return {
         "output": str(plan.path), "kind": plan.kind, "direction": direction, "frames": run.frames,
         "faces_found": run.found, "faces_swapped": stats.faces_swapped, "frames_with_swap": stats.frames_with_swap,
-        "alignments": run.alignments_used, "identity_check": gate is not None,
+        "alignments": run.alignments_used, "identity_check": sorted(run.identity) or "off",
         "blend": dataclasses.asdict(swapper.blend), "model_fingerprint": fingerprint, "watermark": opt.watermark,
         "seconds": round(elapsed, 2), "frames_per_second": round(run.frames / elapsed, 2) if elapsed else 0.0,
         "model_seconds": round(stats.model_seconds, 2), "blend_seconds": round(stats.blend_seconds, 2),
+        "watermark_seconds": round(stats.mark_seconds, 2), "setup_seconds": round(run.setup_seconds, 2),
         **summary,
     }
 

@@ -6,6 +6,7 @@ Training fed the model the central `coverage` of the extracted crop resized to `
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ class SwapStats:
     frames_with_swap: int = 0
     model_seconds: float = 0.0
     blend_seconds: float = 0.0
+    mark_seconds: float = 0.0
 
 
 def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -46,17 +48,40 @@ def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.n
     return model, config
 
 
+def use_bf16(device: torch.device, precision: str) -> bool:
+    """bf16 inference where the hardware does it natively: half the time of fp32 on CPUs with
+    AVX512-BF16/AMX; measured on a trained lite model, outputs differ from fp32 by 0.07/255 on
+    average and at most 0.5/255, below 8-bit rounding."""
+    if precision == "fp32":
+        return False
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    if precision == "bf16" and not native:
+        raise InputError("--precision bf16: this CPU has no native bf16 support; use fp32 or auto")
+    return native
+
+
 class FaceSwapper:
-    def __init__(self, model: torch.nn.Module, direction: str, blend: BlendSettings, device: str = "cpu"):
+    def __init__(self, model: torch.nn.Module, direction: str, blend: BlendSettings, device: str = "cpu",
+                 precision: str = "auto"):
         if direction not in ("a2b", "b2a"):
             raise InputError(f"--direction must be a2b or b2a, not {direction!r}")
+        if precision not in ("auto", "fp32", "bf16"):
+            raise InputError(f"--precision must be auto, fp32 or bf16, not {precision!r}")
         self.model, self.direction, self.device = model, direction, torch.device(device)
+        self.bf16 = use_bf16(self.device, precision)
         self.size = int(model.config["size"])
         self.coverage = float(model.config["coverage"])
         self.blend = blend.validate(bool(model.config.get("learns_mask")))
         self.channels_last = self.device.type == "cpu"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.dtype = torch.bfloat16 if self.bf16 else torch.float32
+        self.model = self.model.to(self.dtype)  # cast once (autocast would cast the weights every batch)
         self.stats = SwapStats()
 
     def model_matrix(self, face: FaceJob) -> np.ndarray:
@@ -80,38 +105,52 @@ class FaceSwapper:
         """(N, S, S, 3) uint8 BGR crops -> swapped faces (same layout) and masks (N, S, S) or None."""
         x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255)
         x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
-        faces, masks = self.model.swap(x, direction=self.direction)
+        faces, masks = self.model.swap(x.to(self.dtype), direction=self.direction)
         out = faces.float().clamp_(0, 1).mul_(255).add_(0.5).permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
         m = masks[:, 0].float().cpu().numpy() if masks is not None else None
         return out, m
 
-    def process(self, frames: list[FrameJob]) -> list[list[np.ndarray]]:
-        """Swap every face of `frames` in place (one model batch); returns each frame's swapped-face
-        landmarks, for the watermark."""
-        import time
-
+    def infer(self, frames: list[FrameJob]) -> Inferred:
+        """Cut every face of `frames` and run the model on them as one batch."""
         t0 = time.perf_counter()
         faces = [(fi, face) for fi, job in enumerate(frames) for face in job.faces]
         matrices = [self.model_matrix(face) for _, face in faces]
-        marks: list[list[np.ndarray]] = [[] for _ in frames]
-        if not faces:
-            return marks
-        crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
-        out, masks = self.render(crops)
-        t1 = time.perf_counter()
-        swapped_frames = set()
-        for k, ((fi, face), m) in enumerate(zip(faces, matrices, strict=True)):
+        out, masks, crops = None, None, []
+        if faces:
+            crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
+            out, masks = self.render(crops)
+        self.stats.model_seconds += time.perf_counter() - t0
+        return Inferred(frames, faces, matrices, out, masks, crops)
+
+    def paste(self, inferred: Inferred) -> list[list[np.ndarray]]:
+        """Blend the model's faces into their frames (in place); returns each frame's swapped-face
+        landmarks, for the watermark."""
+        t0 = time.perf_counter()
+        marks: list[list[np.ndarray]] = [[] for _ in inferred.frames]
+        for k, ((fi, face), m) in enumerate(zip(inferred.faces, inferred.matrices, strict=True)):
             hull = transform_points(face.hull, invert_matrix(face.unit))
-            region = paste_face(frames[fi].image, out[k], masks[k] if masks is not None else None, m, hull,
-                                self.blend)
-            if region is not None:
+            learned = inferred.masks[k] if inferred.masks is not None else None
+            if paste_face(inferred.frames[fi].image, inferred.out[k], learned, m, hull, self.blend,
+                          inferred.crops[k]) is not None:
                 marks[fi].append(face.points)
-                swapped_frames.add(fi)
                 self.stats.faces_swapped += 1
-        self.stats.frames_with_swap += len(swapped_frames)
-        self.stats.model_seconds += t1 - t0
-        self.stats.blend_seconds += time.perf_counter() - t1
+        self.stats.frames_with_swap += sum(1 for m in marks if m)
+        self.stats.blend_seconds += time.perf_counter() - t0
         return marks
+
+    def process(self, frames: list[FrameJob]) -> list[list[np.ndarray]]:
+        """infer + paste in one go."""
+        return self.paste(self.infer(frames))
+
+
+@dataclass
+class Inferred:
+    frames: list[FrameJob]
+    faces: list[tuple[int, FaceJob]]  # (frame position in `frames`, face)
+    matrices: list[np.ndarray]
+    out: np.ndarray | None
+    masks: np.ndarray | None
+    crops: list[np.ndarray]  # the model's inputs: the original faces in model space
 
 
 def side_by_side(before: np.ndarray, after: np.ndarray, width: int) -> np.ndarray:

@@ -32,8 +32,8 @@ from ..errors import InputError, OutputError
 
 # media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
 from ..media.orientation import Orientation, _display_matrix
+from .names import PRESETS
 
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
 _QUEUE_DEPTH = 8
@@ -92,8 +92,10 @@ class VideoWriter:
         self.src = _SourceTiming(source)
         self.padded = self.src.coded[0] % 2 == 1 or self.src.coded[1] % 2 == 1
         width, height = (v + v % 2 for v in self.src.coded)
-        options = {"movflags": "+faststart"} if container_format(path) in ("mp4", "mov") else {}
-        options.update(container_options or {})
+        options = dict(container_options or {})
+        if container_format(path) in ("mp4", "mov"):  # index first: players start before the download ends
+            flags = [f for f in options.get("movflags", "").replace("+", " ").split() if f]
+            options["movflags"] = "+".join(["faststart", *(f for f in flags if f != "faststart")])
         try:
             self.out = av.open(str(path), "w", format=container_format(path), options=options)
         except (av.FFmpegError, OSError) as e:
@@ -118,6 +120,16 @@ class VideoWriter:
         for index in self.src.audio:
             in_stream = self._input.streams[index]
             self._audio_map[index] = self.out.add_stream_from_template(in_stream)
+        codecs = [s.codec_context.name for s in self._audio_map.values()]
+        self._audio_hint = f"the audio ({', '.join(codecs)}) may not fit a {path.suffix} file: write a .mkv or .mov"
+        try:  # writes the header now: a stream the container cannot hold fails here, not mid-way
+            if container_format(path) == "mp4" and any(c.startswith("pcm_") for c in codecs):
+                raise ValueError("MP4 does not hold PCM audio")
+            self.out.start_encoding()
+        except (av.FFmpegError, ValueError) as e:
+            self.out.close()
+            self._input.close()
+            raise OutputError(f"cannot write {path.name}: {e}; {self._audio_hint}") from None
         self._audio = self._audio_packets() if self._audio_map else iter(())
         self._pending_audio: av.Packet | None = None
         self.frames = 0
@@ -141,11 +153,16 @@ class VideoWriter:
         self._queue.put(None)
         self._thread.join()
         self._check()
-        self.out.close()
-        self._input.close()
+        try:
+            self.out.close()
+        except av.FFmpegError as e:
+            raise OutputError(f"finishing the video failed: {e}" + (f"; {self._audio_hint}" if self._audio_map
+                                                                     else "")) from None
+        finally:
+            self._input.close()
 
     def abort(self) -> None:
-        with contextlib.suppress(queue.Full):
+        with contextlib.suppress(queue.Empty):
             while True:
                 self._queue.get_nowait()
         with contextlib.suppress(queue.Full):

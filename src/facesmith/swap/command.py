@@ -28,7 +28,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     stop.add_argument("--iterations", type=int, metavar="N", help="train to N iterations instead of for a time")
     t.add_argument("--batch-size", type=int, help="training batch size (model default)")
     t.add_argument("--save-every", type=int, default=250, metavar="N", help="checkpoint every N iterations (default 250)")
-    t.add_argument("--every", type=int, default=1, metavar="N", help="use every Nth frame of a SOURCE video (default 1)")
+    t.add_argument("--every", type=int, metavar="N",
+                   help="use every Nth frame of SOURCE (default: every frame, or about 3000 frames of a long video)")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     add_blend_options(p)
     return p

@@ -33,6 +33,7 @@ from ..media.inputs import expand_inputs, file_sha256
 STATE_FORMAT = 1
 STAGES = ("extract-source", "extract-target", "train", "convert")
 DEFAULT_MINUTES = {"cpu": 30.0, "cuda": 8.0, "mps": 15.0}
+SOURCE_FACES = 3000  # about how many frames of a SOURCE video are extracted by default
 
 
 def _fingerprint(path: Path, label: str) -> dict[str, Any]:
@@ -89,7 +90,6 @@ class _State:
     def reopen(self, *stages: str) -> None:
         for stage in stages:
             self.data["stages"].pop(stage, None)
-        write_json(self.path, self.data)
 
 
 def _flat(summary: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +98,7 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
 
 def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir: str | Path | None = None,
          model: str = "lite", minutes: float | None = None, iterations: int | None = None, device: str = "auto",
-         every: int = 1, batch_size: int | None = None, save_every: int = 250, size: int = 256,
+         every: int | None = None, batch_size: int | None = None, save_every: int = 250, size: int = 256,
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
@@ -113,24 +113,25 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         raise InputError("--minutes must be more than 0")
     if iterations is not None and iterations < 1:
         raise InputError("--iterations must be at least 1")
-    if every < 1:
+    if every is not None and every < 1:
         raise InputError("--every must be 1 or more")
     dev = _device(device)
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
-    if not output.parent.is_dir():  # before creating the work folder beside it
-        plan_output(target, expand_inputs([target]), output, overwrite, 0)
-    check_writable_dir(workdir)
     state = _State(workdir, inputs)
     budget = {"iterations": iterations} if iterations else {
         "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
+    converted = state.get("convert")
+    ours = bool(converted and converted["summary"].get("output") == str(output))  # OUT is this folder's
     trained = state.get("train")
     if trained and not _budget_reached(trained["summary"], budget):
         state.reopen("train", "convert")  # more training asked for: continue it, then convert again
-    converted = state.get("convert")
-    ours = bool(converted and converted["summary"].get("output") == str(output))
+    settings = json.dumps(convert_options, sort_keys=True, default=str)
+    if converted and converted["summary"].get("settings") != settings:
+        state.reopen("convert")  # other blending or encoding settings: convert again
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
+    check_writable_dir(workdir)
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
     report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
 
@@ -167,10 +168,11 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         summary = facesmith.convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
                                     overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
                                     **convert_options)
-        return {**summary, "output": str(output)}
+        return {**summary, "output": str(output), "settings": settings}
 
-    run_stage(1, "extract-source", f"faces of {source.name} (identity A)",
-              lambda: extract(source, faces_a, "SOURCE", every))
+    step = every or _source_step(source)
+    run_stage(1, "extract-source", f"faces of {source.name} (identity A)" + (f", every {step} frames" if step > 1 else ""),
+              lambda: extract(source, faces_a, "SOURCE", step))
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: extract(target, faces_b, "TARGET", 1))
     budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
@@ -178,6 +180,16 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _source_step(source: Path) -> int:
+    """Every frame of a short SOURCE video; of a long one, enough for ~SOURCE_FACES faces (training
+    gains little from near-identical neighbouring frames, and extraction time grows with them)."""
+    from ..media.video import probe_video
+
+    sources = expand_inputs([source])
+    frames = sum(probe_video(s.path).frame_count for s in sources if s.kind == "video")
+    return max(1, -(-frames // SOURCE_FACES))
 
 
 def _budget_reached(summary: dict[str, Any], budget: dict[str, Any]) -> bool:
