@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ..atomic import check_writable_dir
 from ..errors import OutputError
 from ..media.inputs import MediaSource
-from .writer import CONTAINERS, ImageSequenceWriter
+from .writer import CONTAINERS, ImageSequenceWriter, write_image_file
 
 IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FOLDER_MARK = ".facesmith-output"  # a folder convert wrote (and may therefore replace)
@@ -101,18 +100,6 @@ class Staging:
                 os.replace(self.path, out)
         except OSError as e:
             raise OutputError(f"cannot move the finished output onto {out}: {e.strerror or e}") from None
-
-
-def write_image_file(path: Path, image: np.ndarray, suffix: str) -> None:
-    suffix = suffix.lower()
-    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix in (".jpg", ".jpeg") else []
-    ok, data = cv2.imencode(suffix, image, params)
-    if not ok:
-        raise OutputError(f"cannot encode a {suffix} image")
-    try:
-        path.write_bytes(data.tobytes())
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def plan_output(target: Path, sources: list[MediaSource], output: Path, overwrite: bool, preview: int) -> OutputPlan:

@@ -17,8 +17,9 @@ from ..media.images import read_image
 from ..media.inputs import MediaSource
 from ..media.video import probe_video, read_frame_at
 from .faces import DetectedFaces, FrameJob, StoredFaces
-from .output import OutputPlan, write_image_file
+from .output import OutputPlan
 from .swapper import side_by_side
+from .writer import write_image_file
 
 SHEET_WIDTH = 1600
 

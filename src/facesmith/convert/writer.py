@@ -47,6 +47,19 @@ def container_format(path: Path) -> str:
     return fmt
 
 
+
+def write_image_file(path: Path, image: np.ndarray, suffix: str) -> None:
+    """Encode `image` by `suffix` (JPEG q95, PNG fast) and write it; one-line OutputError on failure."""
+    suffix = suffix.lower()
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if suffix in (".jpg", ".jpeg") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+    ok, data = cv2.imencode(suffix, image, params)
+    if not ok:
+        raise OutputError(f"cannot encode a {suffix} image")
+    try:
+        path.write_bytes(data.tobytes())
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+
 class _SourceTiming:
     """What the writer copies from the source video: clock, orientation, colour tags, rates."""
 
@@ -251,15 +264,7 @@ class ImageSequenceWriter:
 
     def write_named(self, image: np.ndarray, name: str) -> None:
         path = self.folder / name
-        params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.suffix.lower() in (".jpg", ".jpeg") else \
-            [cv2.IMWRITE_PNG_COMPRESSION, 1]
-        ok, data = cv2.imencode(path.suffix, image, params)
-        if not ok:
-            raise OutputError(f"cannot encode {path.name}")
-        try:
-            path.write_bytes(data.tobytes())
-        except OSError as e:
-            raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+        write_image_file(path, image, path.suffix)
         self.frames += 1
 
     def write(self, image: np.ndarray, time: float, index: int) -> None:
