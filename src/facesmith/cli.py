@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "convert": "facesmith.convert.command",
     "swap": "facesmith.swap.command",
     "verify": "facesmith.provenance.command",
+    "faces": "facesmith.faceset.command",
 }
 
 

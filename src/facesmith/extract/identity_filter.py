@@ -22,22 +22,25 @@ from .tracker import TrackedFace, detect_any_rotation
 SAMPLE_AGES = (1, 6, 16, 31, 61)
 
 
+def reference_embedding(path: str, detector: Detector, landmarker: Landmarker,
+                        embedder: FaceEmbedder | None = None) -> np.ndarray:
+    """The identity descriptor of the largest face in a reference photo (InputError if it has none)."""
+    image = read_image(path)
+    found, _ = detect_any_rotation(detector, image)
+    if not found:
+        raise InputError(f"no face found in reference image {path}; use a clear photo of the person")
+    largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+    points = landmarker.fit(image, roi_from_detection(largest)).points
+    return (embedder or FaceEmbedder()).embed(image, points)
+
+
 class IdentityFilter:
     def __init__(self, ref_paths: tuple[str, ...], threshold: float, detector: Detector, landmarker: Landmarker):
         self.threshold = threshold
         self.embedder = FaceEmbedder()
         self.ref_hashes = [file_sha256(p) for p in ref_paths]
-        self.refs = [self._reference(p, detector, landmarker) for p in ref_paths]
+        self.refs = [reference_embedding(p, detector, landmarker, self.embedder) for p in ref_paths]
         self.distances: dict[int, list[float]] = {}
-
-    def _reference(self, path: str, detector: Detector, landmarker: Landmarker) -> np.ndarray:
-        image = read_image(path)
-        found, _ = detect_any_rotation(detector, image)
-        if not found:
-            raise InputError(f"no face found in reference image {path}; use a clear photo of the person")
-        largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-        points = landmarker.fit(image, roi_from_detection(largest)).points
-        return self.embedder.embed(image, points)
 
     def keep(self, image: np.ndarray, faces: list[TrackedFace]) -> list[TrackedFace]:
         kept = []

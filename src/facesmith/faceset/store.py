@@ -18,6 +18,7 @@ from ..errors import InputError
 
 SCHEMA_VERSION = 1
 STORE_NAME = "alignments.db"
+EXPORT_FORMAT = "facesmith-alignments"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -182,6 +183,103 @@ class AlignmentsStore:
         ).fetchone()
         (faces,) = self.db.execute(f"SELECT COUNT(*) FROM faces {where}", args).fetchone()
         return {"frames": frames, "frames_without_face": empty, "faces": faces}
+
+    # --- keeping the store in line with the folder ------------------------------------------------
+    def face_files(self) -> dict[str, tuple[int, int, int]]:
+        """Every face file the store lists -> (source_id, frame, face_index)."""
+        return {file: (sid, frame, idx) for sid, frame, idx, file in
+                self.db.execute("SELECT source_id, frame, face_index, file FROM faces")}
+
+    def remove_faces(self, files: Iterable[str]) -> int:
+        """Drop the face rows of these files (their frames stay, with fewer faces); returns how many."""
+        removed = 0
+        with self._transaction():
+            for name in files:
+                rows = self.db.execute("SELECT source_id, frame FROM faces WHERE file = ?", (name,)).fetchall()
+                self.db.execute("DELETE FROM faces WHERE file = ?", (name,))
+                for sid, frame in rows:
+                    self._recount(sid, frame)
+                removed += len(rows)
+        return removed
+
+    def add_faces(self, faces: Iterable[tuple[int, int, int, str, dict[str, Any]]]) -> int:
+        """(Re-)list face files: (source_id, frame, face_index, file, metadata) rows; returns how many."""
+        added = 0
+        with self._transaction():
+            for sid, frame, idx, name, data in faces:
+                self.db.execute("INSERT OR REPLACE INTO faces VALUES (?, ?, ?, ?, ?)",
+                                (sid, frame, idx, name, json.dumps(data)))
+                time = float(data.get("time", 0.0)) if isinstance(data.get("time"), (int, float)) else 0.0
+                self.db.execute("INSERT OR IGNORE INTO frames VALUES (?, ?, ?, 0)", (sid, frame, time))
+                self._recount(sid, frame)
+                added += 1
+        return added
+
+    def rename_faces(self, renames: dict[str, str]) -> None:
+        """Follow face files renamed in the folder (old name -> new name), all or nothing."""
+        with self._transaction():
+            for old, new in renames.items():
+                self.db.execute("UPDATE faces SET file = ? WHERE file = ?", (new, old))
+
+    def _recount(self, source_id: int, frame: int) -> None:
+        self.db.execute(
+            "UPDATE frames SET faces = (SELECT COUNT(*) FROM faces WHERE source_id = ? AND frame = ?) "
+            "WHERE source_id = ? AND frame = ?", (source_id, frame, source_id, frame))
+
+    # --- export / import as JSON ---------------------------------------------------------------
+    def export_dict(self) -> dict[str, Any]:
+        """The whole store as plain JSON-ready data (see import_dict)."""
+        settings = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta ORDER BY key")}
+        sources = []
+        for s in self.sources():
+            frames = [{"frame": fr.frame, "time": fr.time,
+                       "faces": [{"index": i, "file": f, "data": d} for i, f, d in fr.faces]}
+                      for fr in self.frames(s.id)]
+            sources.append({"sha256": s.sha256, "path": s.path, "kind": s.kind, "info": s.info,
+                            "next_frame": s.next_frame, "complete": s.complete, "state": s.state,
+                            "frames": frames})
+        return {"format": EXPORT_FORMAT, "schema_version": SCHEMA_VERSION, "meta": settings, "sources": sources}
+
+    def import_dict(self, data: Any) -> dict[str, int]:
+        """Load an export: its sources replace the ones with the same SHA-256 (others are kept)."""
+        if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+            raise InputError(f"not a facesmith alignments export (expected \"format\": \"{EXPORT_FORMAT}\")")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise InputError(f"alignments export has schema {data.get('schema_version')}; "
+                             f"this facesmith reads {SCHEMA_VERSION}")
+        counts = {"sources": 0, "frames": 0, "faces": 0}
+        try:
+            with self._transaction():
+                for key, value in data.get("meta", {}).items():
+                    if key != "schema_version":
+                        self.set_meta(key, value)
+                for src in data["sources"]:
+                    old = self.source(src["sha256"])
+                    if old is not None:
+                        for table in ("faces", "frames"):
+                            self.db.execute(f"DELETE FROM {table} WHERE source_id = ?", (old.id,))
+                        self.db.execute("DELETE FROM sources WHERE id = ?", (old.id,))
+                    self.db.execute(
+                        "INSERT INTO sources (sha256, path, kind, info, next_frame, complete, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (src["sha256"], src["path"], src["kind"], json.dumps(src["info"]), int(src["next_frame"]),
+                         int(bool(src["complete"])), json.dumps(src["state"]) if src.get("state") is not None else None),
+                    )
+                    (sid,) = self.db.execute("SELECT id FROM sources WHERE sha256 = ?", (src["sha256"],)).fetchone()
+                    for fr in src["frames"]:
+                        self.db.execute("INSERT INTO frames VALUES (?, ?, ?, ?)",
+                                        (sid, int(fr["frame"]), float(fr["time"]), len(fr["faces"])))
+                        self.db.executemany(
+                            "INSERT INTO faces VALUES (?, ?, ?, ?, ?)",
+                            [(sid, int(fr["frame"]), int(f["index"]), str(f["file"]), json.dumps(f["data"]))
+                             for f in fr["faces"]],
+                        )
+                        counts["frames"] += 1
+                        counts["faces"] += len(fr["faces"])
+                    counts["sources"] += 1
+        except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as e:
+            raise InputError(f"alignments export is malformed ({type(e).__name__}: {e}); nothing was imported") from None
+        return counts
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.db)

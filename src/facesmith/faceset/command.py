@@ -1,0 +1,113 @@
+"""CLI for `facesmith faces`: sort, filter, dedupe, inspect and sync a faceset folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .. import atomic
+from ..errors import InputError, OutputError
+from .tools import SORT_KEYS
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "faces",
+        help="sort, filter, dedupe, inspect and sync a faceset",
+        description="Curate a faceset folder. Nothing is deleted: rejected faces are moved into "
+        "DIR/_rejected/<reason>/ (out of training; move them back to restore). Run `faces sync DIR` "
+        "afterwards so convert skips the faces you removed.",
+    )
+    tools = p.add_subparsers(dest="faces_command", metavar="TOOL", parser_class=type(p))
+    tools.required = True
+
+    def tool(name: str, help_text: str) -> argparse.ArgumentParser:
+        t = tools.add_parser(name, help=help_text, description=help_text)
+        t.add_argument("dir", metavar="DIR", help="faceset folder")
+        t.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="print one machine-readable summary object on stdout")
+        t.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                       help="no progress bars or logs on stderr")
+        return t
+
+    t = tool("sort", "rename the faces 0001__<name>, 0002__<name>, ... in the chosen order "
+                     "(blur/size: best first; yaw/pitch: one side to the other; identity: the main person "
+                     "first, others last; histogram: similar-looking faces together)")
+    t.add_argument("--by", choices=SORT_KEYS, help="sort key")
+    t.add_argument("--undo", action="store_true", help="remove the order prefixes again")
+    t.add_argument("--threshold", type=float, default=0.6, help="same-person distance for --by identity")
+
+    t = tool("filter", "keep only the person in the reference photos; move the others to _rejected/other_identity")
+    t.add_argument("--ref", nargs="+", required=True, metavar="IMAGE", help="photos of the person to keep")
+    t.add_argument("--threshold", type=float, default=0.6,
+                   help="identity distance under which a face matches --ref (default 0.6)")
+    t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
+
+    t = tool("dedupe", "move near-duplicate faces to _rejected/duplicates (keeps the sharpest of each group)")
+    t.add_argument("--threshold", type=int, default=4, metavar="BITS",
+                   help="perceptual-hash distance in bits (of 64) counted as a duplicate (default 4)")
+    t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
+
+    t = tool("inspect", "statistics and a contact sheet PNG of the faceset")
+    t.add_argument("--sheet", metavar="PNG", help="contact sheet path (default DIR/_inspect/contact_sheet.png)")
+    t.add_argument("--no-identities", dest="identities", action="store_false",
+                   help="skip counting identities (saves ~90 ms per sampled face)")
+    t.add_argument("--identity-sample", type=int, default=200, metavar="N",
+                   help="embed at most N evenly spaced faces to count identities (default 200)")
+
+    t = tool("sync", "drop deleted or moved-aside faces from the alignments store (convert then skips "
+                     "them) and list again faces that were moved back")
+    t.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+
+    t = tool("export", "write the alignments store as JSON")
+    t.add_argument("-o", "--output", required=True, metavar="JSON", help="file to write")
+
+    t = tool("import", "load alignments from JSON (its sources replace those with the same SHA-256)")
+    t.add_argument("input", metavar="JSON", help="file written by `faces export`")
+    return p
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from . import sheet, tools
+    from .store import STORE_NAME, AlignmentsStore
+
+    cmd, folder = args.faces_command, Path(args.dir)
+    if cmd == "sort":
+        if args.undo:
+            return tools.unsort_faces(folder)
+        if not args.by:
+            raise InputError(f"give the order with --by {{{','.join(SORT_KEYS)}}}, or --undo")
+        return tools.sort_faces(folder, args.by, threshold=args.threshold)
+    if cmd == "filter":
+        return tools.filter_faces(folder, args.ref, threshold=args.threshold, dry_run=args.dry_run)
+    if cmd == "dedupe":
+        return tools.dedupe_faces(folder, threshold=args.threshold, dry_run=args.dry_run)
+    if cmd == "inspect":
+        if args.identity_sample < 1:
+            raise InputError("--identity-sample must be at least 1")
+        return sheet.inspect_faceset(folder, args.sheet, identities=args.identities,
+                                     identity_sample=args.identity_sample)
+    if cmd == "sync":
+        return tools.sync_store(folder, dry_run=args.dry_run)
+    if not folder.is_dir():
+        raise InputError(f"faceset folder not found: {folder}")
+    if cmd == "export":
+        with AlignmentsStore.in_folder(folder, create=False) as store:
+            data = store.export_dict()
+        try:
+            atomic.write_json(args.output, data)
+        except OSError as e:
+            raise OutputError(f"cannot write {args.output}: {e.strerror}") from None
+        faces = sum(len(fr["faces"]) for s in data["sources"] for fr in s["frames"])
+        return {"output": args.output, "sources": len(data["sources"]), "faces": faces}
+    # import
+    try:
+        data = json.loads(Path(args.input).read_text())
+    except FileNotFoundError:
+        raise InputError(f"alignments export not found: {args.input}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"cannot read {args.input} as JSON ({e})") from None
+    with AlignmentsStore(folder / STORE_NAME) as store:
+        return {"imported": store.import_dict(data), "faces_in_store": store.counts()["faces"]}
