@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 # __init__ files are empty) means the later `import facesmith.extract.pipeline` finds the package
 # already loaded and does not rebind `facesmith.extract` from the function to the package.
 from . import convert as _convert_stage  # noqa: F401
+from . import evaluate as _evaluate_stage  # noqa: F401
 from . import extract as _extract_stage  # noqa: F401
 from . import swap as _swap_stage  # noqa: F401
 from . import train as _train_stage  # noqa: F401
@@ -63,4 +64,14 @@ def swap(source: Any, target: Any, output: Any, **options: Any) -> dict[str, Any
     return _swap(source, target, output, **options)
 
 
-__all__ = ["__version__", "convert", "extract", "swap", "train"]
+def evaluate(target: Any, swapped: Any, source: Any, **options: Any) -> dict[str, Any]:
+    """Measure a swapped video against its target and the source faceset's identity; returns the summary
+    (with per-frame rows) and writes an HTML report. Options are those of `facesmith evaluate`
+    (frames=30, every=1, report=None, write_report=True).
+    """
+    from .evaluate.command import evaluate as _evaluate
+
+    return _evaluate(target, swapped, source, **options)
+
+
+__all__ = ["__version__", "convert", "evaluate", "extract", "swap", "train"]

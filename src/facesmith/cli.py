@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "swap": "facesmith.swap.command",
     "verify": "facesmith.provenance.command",
     "faces": "facesmith.faceset.command",
+    "evaluate": "facesmith.evaluate.command",
 }
 
 
