@@ -11,15 +11,13 @@ backends convert their boxes (see `dlib_detect.py`).
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InputError
+from ..registry import Registry
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: `==` on numpy fields would raise, compare by identity
@@ -56,48 +54,13 @@ class Detector(Protocol):
         ...
 
 
-T = TypeVar("T")
-
-
-class Registry(Generic[T]):
-    """name -> factory, filled lazily: `builtin` maps names to the module that registers them."""
-
-    def __init__(self, kind: str, builtin: dict[str, str]) -> None:
-        self._kind = kind
-        self._builtin = builtin
-        self._factories: dict[str, Callable[..., T]] = {}
-
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        def decorator(factory: Callable[..., T]) -> Callable[..., T]:
-            self._factories[name] = factory
-            return factory
-
-        return decorator
-
-    def names(self) -> list[str]:
-        return sorted(set(self._builtin) | set(self._factories))
-
-    def create(self, name: str, **kwargs: object) -> T:
-        if name not in self._factories and name in self._builtin:
-            importlib.import_module(self._builtin[name], __package__)  # registers on import
-        factory = self._factories.get(name)
-        if factory is None:
-            raise InputError(f"unknown {self._kind} {name!r}; available: {', '.join(self.names())}")
-        try:  # a misspelt option is a user error, not a crash inside the backend
-            inspect.signature(factory).bind(**kwargs)
-        except TypeError as exc:
-            options = ", ".join(inspect.signature(factory).parameters) or "none"
-            raise InputError(f"{self._kind} {name!r}: {exc} (options: {options})") from exc
-        return factory(**kwargs)
-
-
 # name -> module (relative to facesmith.extract) whose import registers it
 _BUILTIN = {
     "blazeface": ".blazeface",
     "dlib-hog": ".dlib_detect",
     "dlib-cnn": ".dlib_detect",
 }
-_DETECTORS: Registry[Detector] = Registry("detector", _BUILTIN)
+_DETECTORS: Registry[Detector] = Registry("detector", _BUILTIN, __package__)
 DEFAULT_DETECTOR = "blazeface"
 
 

@@ -19,7 +19,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .detect import Detection, Registry
+from ..registry import Registry
+from .detect import Detection
 
 # MediaPipe's face-landmark ROI: the detection box's long side scaled 1.5 (RectTransformationCalculator
 # scale 1.5, square_long), centred on the box.
@@ -108,7 +109,7 @@ class Landmarker(Protocol):
 
 
 _BUILTIN = {"mesh": ".face_mesh", "dlib": ".dlib_landmarks"}
-_LANDMARKERS: Registry[Landmarker] = Registry("landmarker", _BUILTIN)
+_LANDMARKERS: Registry[Landmarker] = Registry("landmarker", _BUILTIN, __package__)
 DEFAULT_LANDMARKER = "mesh"
 
 

@@ -1,7 +1,7 @@
 """Face-swap models and their registry.
 
 Adding a model = one new file in this package that defines an `nn.Module` subclass of `SwapModel`
-decorated with `@register_model("name")`, plus its import line in `_MODULES` below.
+decorated with `@register_model("name")`, plus its line in `_BUILTIN` below.
 
 Every model follows one contract, used by training, preview and convert:
 
@@ -17,7 +17,6 @@ space; `mask` is (N, 1, S, S) in [0, 1] for models that learn it (config["learns
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,11 +25,11 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..registry import Registry
 
-# modules that register models when imported (one line per model file)
-_MODULES = ("lite", "original", "hires")
-
-_REGISTRY: dict[str, type[SwapModel]] = {}
+# name -> module that registers it when imported (one line per model file)
+_BUILTIN = {"lite": ".lite", "original": ".original", "hires": ".hires"}
+_MODELS: Registry[SwapModel] = Registry("model", _BUILTIN, __name__)
 
 
 class SwapModel(nn.Module):
@@ -68,27 +67,18 @@ class SwapModel(nn.Module):
 def register_model(name: str) -> Callable[[type[SwapModel]], type[SwapModel]]:
     def deco(cls: type[SwapModel]) -> type[SwapModel]:
         cls.name = name
-        _REGISTRY[name] = cls
+        _MODELS.register(name)(cls)
         return cls
 
     return deco
 
 
-def _load_all() -> None:
-    for module in _MODULES:
-        importlib.import_module(f"{__name__}.{module}")
-
-
 def available_models() -> list[str]:
-    _load_all()
-    return sorted(_REGISTRY)
+    return _MODELS.names()
 
 
 def model_class(name: str) -> type[SwapModel]:
-    _load_all()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
+    return _MODELS.get(name)  # type: ignore[return-value]
 
 
 def create_model(name: str, **cfg: Any) -> SwapModel:
