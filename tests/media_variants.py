@@ -158,14 +158,7 @@ def _rotated_video_references() -> tuple[np.ndarray, ...]:
 def remux_video(source: Path, target: Path, container_format: str) -> Path:
     """Copy the video stream of `source` unchanged into another container ("mpegts", "matroska"):
     same pictures, but timestamps, index and seeking behave the way that container does."""
-    with av.open(str(source)) as src, av.open(str(target), "w", format=container_format) as dst:
-        video_in = src.streams.video[0]
-        video_out = dst.add_stream_from_template(video_in)
-        for packet in src.demux(video_in):
-            if packet.dts is None:  # flush packet
-                continue
-            packet.stream = video_out
-            dst.mux(packet)
+    _copy_stream(source, target, "video", container_format)
     return target
 
 
@@ -266,13 +259,18 @@ def _with_garbage_in_the_middle(data: bytes) -> bytes:
 
 
 def _remux_audio_only(source: Path, target: Path) -> None:
-    with av.open(str(source)) as src, av.open(str(target), "w", format="ipod") as dst:
-        audio_in = src.streams.audio[0]
-        audio_out = dst.add_stream_from_template(audio_in)
-        for packet in src.demux(audio_in):
+    _copy_stream(source, target, "audio", "ipod")
+
+
+def _copy_stream(source: Path, target: Path, kind: str, container_format: str) -> None:
+    """Copy the first `kind` ("video" or "audio") stream of `source`, packets unchanged, into `target`."""
+    with av.open(str(source)) as src, av.open(str(target), "w", format=container_format) as dst:
+        stream_in = getattr(src.streams, kind)[0]
+        stream_out = dst.add_stream_from_template(stream_in)
+        for packet in src.demux(stream_in):
             if packet.dts is None:  # flush packet
                 continue
-            packet.stream = audio_out
+            packet.stream = stream_out
             dst.mux(packet)
 
 
