@@ -3,14 +3,20 @@
     .venv/bin/python benchmarks/extract.py [--frames N]
 
 Goal (issue 2): extraction at >= 0.4 of decode-only frames/s for single-face video on 2 cores.
+Each figure is the best of --repeat runs (this machine's speed drifts by +-15% between runs); the
+extraction code is imported before timing, its models are loaded inside the timed call.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import av
 
@@ -20,34 +26,54 @@ from facesmith import progress
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 FILES = ["identity_a.mp4", "two_people_720p.mp4", "street_crowd_1080p.mp4"]
 GOAL = 0.4
+T = TypeVar("T")
 
 
-def decode_fps(path: Path) -> tuple[float, int]:
+def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, T]:
+    """(shortest seconds, result of that run)"""
+    best: tuple[float, T] | None = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = run()
+        seconds = time.perf_counter() - start
+        if best is None or seconds < best[0]:
+            best = (seconds, result)
+    assert best is not None
+    return best
+
+
+def decode_frames(path: Path) -> int:
     """Frames/s of a bare PyAV decode to BGR arrays: what extraction cannot beat."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        start, n = time.perf_counter(), 0
+        n = 0
         for frame in container.decode(stream):
             frame.to_ndarray(format="bgr24")
             n += 1
-    return n / (time.perf_counter() - start), n
+    return n
+
+
+def extract_into_temp(path: Path, detector: str, landmarker: str) -> Any:
+    with tempfile.TemporaryDirectory() as tmp:
+        return facesmith.extract([path], tmp, detector=detector, landmarker=landmarker)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--detector", default="blazeface")
     ap.add_argument("--landmarker", default="mesh")
+    ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     progress.QUIET = True
+    importlib.import_module("facesmith.extract.pipeline")  # what `facesmith extract` imports at start
     print(f"{'file':26} {'frames':>6} {'decode fps':>11} {'extract fps':>12} {'ratio':>6} {'faces':>6} {'detector runs':>13}")
     for name in FILES:
         path = SHARED / name
-        decode, n = decode_fps(path)
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            s = facesmith.extract([path], tmp, detector=args.detector, landmarker=args.landmarker)
-            fps = s.frames_read / (time.perf_counter() - start)
+        seconds, n = best_of(args.repeat, functools.partial(decode_frames, path))
+        decode = n / seconds
+        seconds, s = best_of(args.repeat, functools.partial(extract_into_temp, path, args.detector, args.landmarker))
+        fps = s.frames_read / seconds
         ratio = fps / decode
         verdict = "met" if ratio >= GOAL else "NOT met"
         flag = f"  (goal >= {GOAL}: {verdict})" if name == "identity_a.mp4" else ""

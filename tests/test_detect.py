@@ -71,7 +71,7 @@ def test_register_custom_detector() -> None:
         def __init__(self, score: float = 0.9) -> None:
             self.score = score
 
-        def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        def detect(self, image_bgr: np.ndarray, thorough: bool = True) -> list[Detection]:
             return [Detection(np.array([0, 0, 10, 10]), self.score, np.zeros((4, 2)))]
 
     det = create_detector("test-fixed", score=0.7)
@@ -190,3 +190,44 @@ def test_ssd_anchors_match_mediapipe_layout() -> None:
     np.testing.assert_allclose(back[:4], [[1 / 32, 1 / 32]] * 2 + [[3 / 32, 1 / 32]] * 2)
     np.testing.assert_allclose(back[512:518], [[1 / 16, 1 / 16]] * 6)
     np.testing.assert_allclose(full[[0, 1, 48]], [[1 / 96, 1 / 96], [3 / 96, 1 / 96], [1 / 96, 3 / 96]])
+
+
+def test_quick_pass_finds_the_faces_of_small_frames(detectors: dict[str, Detector], identity_a: list[np.ndarray],
+                                                    two_people: list[np.ndarray]) -> None:
+    """thorough=False (the tracker's periodic look for newcomers) runs one model instead of two on
+    frames up to 1400 px; it must still find every face there."""
+    blaze = detectors["blazeface"]
+    for frame in identity_a[::3] + two_people:
+        quick, full = blaze.detect(frame, thorough=False), blaze.detect(frame)
+        assert len(quick) == len(full)
+        for q in quick:
+            best = max(full, key=lambda d: _iou(d.box, q.box))
+            assert _iou(best.box, q.box) > 0.5
+
+
+def test_tracker_uses_the_quick_pass_only_while_tracking(identity_a: list[np.ndarray]) -> None:
+    from facesmith.extract.tracker import FaceTracker
+
+    class Recording:
+        name = "recording"
+
+        def __init__(self) -> None:
+            self.inner = create_detector("blazeface")
+            self.calls: list[bool] = []
+
+        def detect(self, image_bgr: np.ndarray, thorough: bool = True) -> list[Detection]:
+            self.calls.append(thorough)
+            return self.inner.detect(image_bgr, thorough)
+
+    det = Recording()
+    tracker = FaceTracker(det, create_landmarker("mesh"), video=True, redetect_every=3)
+    frame = identity_a[0]
+    for i in range(7):
+        assert len(tracker.process(frame, i / 30)) == 1
+    assert det.calls == [True, False, False]  # first frame: nothing tracked yet; then every 3rd frame
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    wh = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None)
+    inter = float(wh[0] * wh[1])
+    return inter / (float(np.prod(a[2:] - a[:2])) + float(np.prod(b[2:] - b[:2])) - inter)

@@ -131,3 +131,14 @@ def test_store_refuses_other_files_and_versions(tmp_path):
     db.close()
     with pytest.raises(InputError, match="schema 99"):
         AlignmentsStore.in_folder(other)
+
+
+def test_faces_written_without_fsync_are_still_atomic(tmp_path):
+    """Extraction skips the per-face fsync and flushes the filesystem once per commit instead."""
+    from facesmith import atomic
+
+    target = tmp_path / "face.jpg"
+    atomic.write_bytes(target, b"x" * 1000, durable=False)
+    atomic.sync_filesystem(tmp_path)
+    assert target.read_bytes() == b"x" * 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.jpg"]  # no temporary file left behind

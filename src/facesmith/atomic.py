@@ -1,24 +1,31 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename over the target.
 
 A reader (or a resumed job) sees either the old file or the complete new one, never a partial write.
+Jobs that write many small files (extraction: one face per frame) skip the per-file fsync
+(`durable=False`; the rename alone already makes them atomic for a killed process) and call
+`sync_filesystem` once before they record those files as done: one flush a second instead of one per
+file (measured: 30 fsyncs 12 ms, one syncfs after 30 writes 2 ms).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None, durable: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to `target`; on success it is renamed onto `target`.
 
     `suffix` defaults to the target's own, so encoders that pick a format from the extension work.
+    `durable=False` skips the fsync: see the module docstring for who may do that.
     """
     target = Path(target)
     fd, tmp = tempfile.mkstemp(
@@ -29,17 +36,42 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp_path, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp_path, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
 
 
-def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_path(target) as tmp:
+def write_bytes(target: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
+    with atomic_path(target, durable=durable) as tmp:
         tmp.write_bytes(data)
+
+
+def _libc_syncfs() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True).syncfs if name else None
+    except (OSError, AttributeError):  # no libc by that name, or one without syncfs (not Linux)
+        return None
+
+
+_SYNCFS = _libc_syncfs()
+
+
+def sync_filesystem(folder: str | os.PathLike[str]) -> None:
+    """Flush to disk everything written so far on the filesystem that holds `folder` (Linux syncfs;
+    elsewhere a global sync)."""
+    if _SYNCFS is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) == 0:
+                return
+        finally:
+            os.close(fd)
+    os.sync()
 
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:

@@ -161,7 +161,8 @@ class _Run:
             image = read_image(source.path)
             yield self._job(0, 0.0, image, faces, source.path.name)
             return
-        for fr in _threaded(iter_frames(source.path)):
+        # one decoder thread: the least CPU per frame, and the model, blending and encoding want the cores
+        for fr in _threaded(iter_frames(source.path, threads=1)):
             yield self._job(fr.index, fr.time, fr.image, faces, "")
 
     def _job(self, index: int, time_s: float, image: Any, faces: Any, name: str) -> FrameJob:
@@ -187,7 +188,7 @@ class _Run:
         def finish(item: tuple[list[FrameJob], list[list[Any]]]) -> None:
             for job, faces in zip(*item, strict=True):
                 t0 = time.perf_counter()
-                image = self.marker.mark(job.image, faces)
+                image = self.marker.mark(job.image, faces, copy=False)  # blending already changed it
                 self.swapper.stats.mark_seconds += time.perf_counter() - t0
                 write(job, image)
                 self.frames += 1

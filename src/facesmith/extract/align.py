@@ -104,9 +104,11 @@ def warp_face(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     without aliasing; bicubic otherwise."""
     import cv2
 
+    from ..media.warp import warp_crop
+
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
-    return cv2.warpAffine(frame, matrix, (size, size), flags=interp, borderMode=cv2.BORDER_REFLECT101)
+    return warp_crop(frame, matrix, size, flags=interp, border=cv2.BORDER_REFLECT101)
 
 
 def mask_polygon(aligned_points: np.ndarray) -> np.ndarray:

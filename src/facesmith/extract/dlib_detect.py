@@ -71,7 +71,7 @@ class _DlibDetector:
     def _box(self, rect: dlib.rectangle) -> np.ndarray:
         return np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float32)
 
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+    def detect(self, image_bgr: np.ndarray, thorough: bool = True) -> list[Detection]:
         if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.size == 0:
             raise ValueError(f"expected a BGR image (H, W, 3), got shape {image_bgr.shape}")
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)

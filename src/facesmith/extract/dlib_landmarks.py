@@ -24,6 +24,7 @@ import dlib
 import numpy as np
 
 from ..assets import asset_path
+from ..media.warp import warp_crop
 from .landmarks import ROI_SCALE, LandmarkResult, Roi, register_landmarker, roi_to_crop, transform_points
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ class DlibLandmarker:
     def fit(self, image_bgr: np.ndarray, roi: Roi) -> LandmarkResult:
         predictor = shape_predictor_68()
         matrix = roi_to_crop(roi, _CROP)
-        crop = cv2.warpAffine(image_bgr, matrix, (_CROP, _CROP), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = warp_crop(image_bgr, matrix, _CROP)
         side = _CROP / ROI_SCALE
         lo = round((_CROP - side) / 2)
         hi = round(lo + side) - 1  # dlib rectangles are inclusive

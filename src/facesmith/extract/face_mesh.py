@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ..assets import asset_path
+from ..media.warp import warp_crop
 from .landmarks import LandmarkResult, Roi, register_landmarker, roi_to_crop, transform_points
 from .litert import TFLiteModel
 
@@ -138,8 +139,7 @@ class FaceMeshLandmarker:
         """All 468 vertices (468, 3): x, y in image pixels, z in crop-pixel units scaled to image
         pixels (relative depth, smaller = nearer the camera); and the face-present probability."""
         matrix = roi_to_crop(roi, _INPUT)
-        crop = cv2.warpAffine(image_bgr, matrix, (_INPUT, _INPUT), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = warp_crop(image_bgr, matrix, _INPUT)
         tensor = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * (1.0 / 255.0)
         out = self._model.run(tensor)
         verts = out[self._mesh_out].reshape(468, 3).astype(np.float64)

@@ -50,18 +50,20 @@ def face_metadata(points: np.ndarray, size: int, frame_shape: tuple[int, ...], s
     }
 
 
-def render_face(frame_image: np.ndarray, meta: dict[str, Any], path: Path, quality: int = 95) -> dict[str, Any]:
+def render_face(frame_image: np.ndarray, meta: dict[str, Any], path: Path, quality: int = 95,
+                durable: bool = True) -> dict[str, Any]:
     """Cut, score and write one face (runs in a worker thread; OpenCV releases the GIL)."""
     size = meta["size"]
     crop = warp_face(frame_image, np.asarray(meta["matrix"]), size)
     mask = rasterize_mask(np.asarray(meta["mask"]), size, scale=size)
     meta = {**meta, "blur": round(blur_score(crop, mask), 2)}
-    write_face(path, crop, meta, quality=quality)
+    write_face(path, crop, meta, quality=quality, durable=durable)
     return meta
 
 
 def make_face(frame_image: np.ndarray, points: np.ndarray, size: int, source: dict[str, Any], frame: int,
-              time: float, extra: dict[str, Any], path: Path, quality: int = 95) -> dict[str, Any]:
+              time: float, extra: dict[str, Any], path: Path, quality: int = 95,
+              durable: bool = True) -> dict[str, Any]:
     """Metadata, crop and file of one face; meant for a worker thread, off the tracking thread."""
     meta = face_metadata(points, size, frame_image.shape, source, frame, time, extra)
-    return render_face(frame_image, meta, path, quality)
+    return render_face(frame_image, meta, path, quality, durable)

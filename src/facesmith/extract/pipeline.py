@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from .. import progress
-from ..atomic import check_writable_dir
+from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import FacesmithError, InputError
-from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord
+from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord, face_json
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.video import Frame, iter_frames, probe_video
@@ -122,6 +122,12 @@ def _threaded(frames: Iterator[Frame], depth: int = 24) -> Iterator[Frame]:
                 thread.join(0.05)
 
 
+def _face_record(*args: Any) -> str:
+    """make_face in a writer thread, with the store's JSON encoded there too (off the tracking thread).
+    No fsync per face: commit() flushes the filesystem once before recording the faces as done."""
+    return face_json(make_face(*args, durable=False))
+
+
 class Extractor:
     def __init__(self, output_dir: Path, options: ExtractOptions):
         options.validate()
@@ -144,13 +150,15 @@ class Extractor:
         if self.identity:
             self.identity.load(state.get("identity"))
         source_meta = {"path": str(src.path), "sha256": record.sha256, "kind": src.kind}
-        pending: list[tuple[int, float, list[tuple[int, str, Future[dict[str, Any]]]]]] = []
+        pending: list[tuple[int, float, list[tuple[int, str, Future[str]]]]] = []
         last_commit = time.monotonic()
         frames_done = faces_done = 0
 
         def commit(next_frame: int, complete: bool) -> None:
             nonlocal last_commit
             records = [FrameRecord(f, t, [(i, n, fut.result()) for i, n, fut in faces]) for f, t, faces in pending]
+            if any(r.faces for r in records):
+                sync_filesystem(self.out)
             snapshot = {"tracker": tracker.state(), "identity": self.identity.state() if self.identity else None}
             store.commit_frames(record.id, records, next_frame, snapshot, complete)
             pending.clear()
@@ -175,7 +183,7 @@ class Extractor:
                     if self.identity:
                         extra["identity_distance"] = self.identity.distance_of(face.track_id)
                     name = face_name(prefix, fr.index, index, self.suffix)
-                    job = self.pool.submit(make_face, fr.image, face.points, self.opt.size, source_meta, fr.index,
+                    job = self.pool.submit(_face_record, fr.image, face.points, self.opt.size, source_meta, fr.index,
                                            fr.time, extra, self.out / name, self.opt.quality)
                     jobs.append((index, name, job))
                 pending.append((fr.index, fr.time, jobs))
@@ -201,7 +209,7 @@ class Extractor:
                 yield Frame(index=0, time=0.0, image=read_image(src.path))
             return
         yield from _threaded(iter_frames(src.path, start=self.opt.start, end=self.opt.end,
-                                         every=self.opt.every, first_index=first_index))
+                                         every=self.opt.every, first_index=first_index, threads=1))
 
     def _remove_uncommitted(self, prefix: str, next_frame: int) -> None:
         """Faces written after the last commit of a killed run: they will be made again, identically."""

@@ -122,8 +122,10 @@ class FaceTracker:
         else:
             self.tracks = []
         self.since_detect += 1
-        if not self.tracks or lost or self.since_detect >= self.redetect_every:
-            self._detect(image)
+        if not self.tracks or lost:
+            self._detect(image, thorough=True)
+        elif self.since_detect >= self.redetect_every:
+            self._detect(image, thorough=False)
         self._drop_duplicates()
         faces = []
         for track in self.tracks:
@@ -136,10 +138,15 @@ class FaceTracker:
                                      track.detector_score, track.rotation, track.age))
         return sorted(faces, key=lambda f: (f.box[0], f.track_id))
 
-    def _detect(self, image: np.ndarray) -> None:
+    def _detect(self, image: np.ndarray, thorough: bool) -> None:
+        """`thorough=False` is the periodic look for newcomers while faces are tracked: a cheaper
+        detector pass, and no rotated retries (the tracked faces are there already)."""
         self.since_detect = 0
         self.detector_runs += 1
-        detections, degrees = detect_any_rotation(self.detector, image, self.rotations)
+        if thorough:
+            detections, degrees = detect_any_rotation(self.detector, image, self.rotations)
+        else:
+            detections, degrees = self.detector.detect(image, thorough=False), 0
         for det in detections:
             match = next((t for t in self.tracks if _iou(det.box, _points_box(t.raw)) > SAME_FACE_IOU), None)
             if match is not None:

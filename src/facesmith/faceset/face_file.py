@@ -114,10 +114,11 @@ def read_face(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     return image, meta
 
 
-def write_face(path: str | Path, image_bgr: np.ndarray, meta: dict[str, Any], quality: int = 95) -> None:
-    """Write atomically: a face file is either absent or complete."""
+def write_face(path: str | Path, image_bgr: np.ndarray, meta: dict[str, Any], quality: int = 95,
+               durable: bool = True) -> None:
+    """Write atomically: a face file is either absent or complete (`durable`: see atomic.py)."""
     path = Path(path)
-    atomic.write_bytes(path, encode_face(image_bgr, meta, path.suffix.lower(), quality))
+    atomic.write_bytes(path, encode_face(image_bgr, meta, path.suffix.lower(), quality), durable=durable)
 
 
 def list_faces(folder: str | Path) -> list[Path]:

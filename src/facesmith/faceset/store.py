@@ -62,11 +62,16 @@ class SourceRecord:
     state: dict[str, Any] | None
 
 
+def face_json(meta: dict[str, Any]) -> str:
+    """How a face's metadata is stored (a worker thread may encode it ahead of the commit)."""
+    return json.dumps(meta)
+
+
 @dataclass
 class FrameRecord:
     frame: int
     time: float
-    faces: list[tuple[int, str, dict[str, Any]]]  # (face_index, file name, metadata)
+    faces: list[tuple[int, str, Any]]  # (face_index, file name, metadata dict or its face_json text)
 
 
 class AlignmentsStore:
@@ -146,7 +151,8 @@ class AlignmentsStore:
                 self.db.execute("DELETE FROM faces WHERE source_id = ? AND frame = ?", (source_id, fr.frame))
                 self.db.executemany(
                     "INSERT INTO faces VALUES (?, ?, ?, ?, ?)",
-                    [(source_id, fr.frame, idx, name, json.dumps(data)) for idx, name, data in fr.faces],
+                    [(source_id, fr.frame, idx, name, data if isinstance(data, str) else face_json(data))
+                     for idx, name, data in fr.faces],
                 )
             self.db.execute(
                 "UPDATE sources SET next_frame = ?, state = ?, complete = ? WHERE id = ?",

@@ -120,24 +120,26 @@ def iter_frames(
     end: float | None = None,
     every: int = 1,
     first_index: int = 0,
+    threads: int = 0,
 ) -> Iterator[Frame]:
     """Yield upright frames with index >= first_index, start <= time < end and index % every == 0.
 
     Frames outside that selection are decoded but not converted to arrays. `start` and
     `first_index` seek to a keyframe before the first wanted frame instead of decoding from the top.
     Raises VideoDamagedError after the last good frame of a truncated or corrupt file, and
-    ValueError (at once, not on first use) for an impossible selection.
+    ValueError (at once, not on first use) for an impossible selection. `threads`: decoder threads,
+    0 for FFmpeg's choice; 1 costs the least CPU per frame, for callers that keep the cores busy.
     """
-    return _iter_frames(Path(path), _Window.make(start, end, every, first_index))
+    return _iter_frames(Path(path), _Window.make(start, end, every, first_index), threads)
 
 
-def _iter_frames(path: Path, window: _Window) -> Iterator[Frame]:
+def _iter_frames(path: Path, window: _Window, threads: int = 0) -> Iterator[Frame]:
     timeline = _timeline(path)
     progress = _Progress()
     use_seek = timeline is not None
     while True:  # at most three passes: each fallback gives up one shortcut for good
         try:
-            yield from _frames(path, timeline, window, progress, use_seek)
+            yield from _frames(path, timeline, window, progress, use_seek, threads)
             return
         except _SeekFailed:
             use_seek = False  # the keyframe index is unusable: decode from the first frame
@@ -354,12 +356,14 @@ class _Clock:
 
 
 def _frames(
-    path: Path, timeline: _Timeline | None, window: _Window, progress: _Progress, use_seek: bool
+    path: Path, timeline: _Timeline | None, window: _Window, progress: _Progress, use_seek: bool,
+    threads: int = 0,
 ) -> Iterator[Frame]:
     if timeline is not None and timeline.complete and window.first_index >= len(timeline.pts):
         return  # nothing at or after first_index
     with _open_video(path) as (container, stream):
         stream.thread_type = "AUTO"
+        stream.thread_count = threads
         clock = _Clock.make(stream, timeline)
         target = _seek_target(timeline, clock, window) if use_seek else None
         frames = _seek_and_decode(container, stream, target) if target is not None else _decode(container, stream)

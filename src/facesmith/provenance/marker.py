@@ -28,13 +28,15 @@ class Marker:
             progress.warn("--no-watermark: swapped faces are NOT watermarked in the pixels; the output "
                           "still carries the synthetic-media metadata and the signed C2PA manifest")
 
-    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray]) -> np.ndarray:
+    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], copy: bool = True) -> np.ndarray:
         """The frame with each face (68x2 landmarks in frame pixels) watermarked; unchanged if none.
 
-        The input array is not modified (a marked copy is returned when there is a face)."""
+        The input array is not modified (a marked copy is returned when there is a face), unless
+        `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames)."""
         if not self.enabled or not len(faces):
             return frame_bgr
-        out = np.array(frame_bgr, np.uint8, copy=True, order="C")
+        in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
+        out = frame_bgr if in_place else np.array(frame_bgr, np.uint8, copy=True, order="C")
         for points in faces:
             points = np.asarray(points, np.float64).reshape(68, 2)
             watermark.embed_face(out, self._geometry(frame_bgr, points), self.bits)
