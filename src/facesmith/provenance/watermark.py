@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from ..extract.align import alignment_matrix, invert_matrix
-from ..media.warp import warp_crop
+from ..media.warp import source_rect, warp_crop
 from . import payload
 
 SIZE = 128  # aligned crop side: about the face resolution left after halving a 480p-720p video
@@ -133,13 +133,10 @@ def _add_back(frame: np.ndarray, pattern: np.ndarray, matrix: np.ndarray) -> Non
 
     The three BGR channels of the pattern are made on the small crop side and warped together, and
     OpenCV adds and saturates in one pass (numpy's float temporaries over a 400 px box cost ~2 ms)."""
-    inv = invert_matrix(matrix)
-    corners = np.array([[0, 0], [SIZE, 0], [0, SIZE], [SIZE, SIZE]], np.float64) @ inv[:, :2].T + inv[:, 2]
-    h, w = frame.shape[:2]
-    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 1, (w, h))
+    x0, y0, x1, y1 = source_rect(matrix, (SIZE, SIZE), frame.shape)  # the frame box the crop covers
     if x1 <= x0 or y1 <= y0:
         return
+    inv = invert_matrix(matrix)
     inv[:, 2] -= (x0, y0)
     delta = pattern[..., None] * _BGR_OF_CHROMA
     back = cv2.warpAffine(delta, inv, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
