@@ -140,3 +140,18 @@ def test_no_false_positive_on_real_media(facesmith_home: Path) -> None:
     assert faces > 100
     marked = [r["path"] for r in reports if r["marked"] or r["watermark"]["found"]]
     assert not marked
+
+
+def test_marker_refits_every_third_frame_of_a_video_in_order() -> None:
+    """In a video marked in order a face re-fits its swapped landmarks every REFIT_EVERY frames and
+    carries the offset in between; frames marked out of order (previews) re-fit every time."""
+    from facesmith.provenance.marker import REFIT_EVERY
+
+    reader = FaceReader()
+    frames = [f.image for f, _ in zip(iter_frames(VIDEOS / "identity_b.mp4"), range(6), strict=False)]
+    in_order, loose = Marker(FINGERPRINT), Marker(FINGERPRINT)
+    for image in frames:
+        faces = _faces(reader, image)
+        in_order.mark(image, faces, follows_previous=True)
+        loose.mark(image, faces)
+    assert in_order.refits == -(-len(frames) // REFIT_EVERY) and loose.refits == len(frames)

@@ -188,7 +188,8 @@ class _Run:
         def finish(item: tuple[list[FrameJob], list[list[Any]]]) -> None:
             for job, faces in zip(*item, strict=True):
                 t0 = time.perf_counter()
-                image = self.marker.mark(job.image, faces, copy=False)  # blending already changed it
+                # in place: blending already changed the frame; frames come in order
+                image = self.marker.mark(job.image, faces, copy=False, follows_previous=True)
                 self.swapper.stats.mark_seconds += time.perf_counter() - t0
                 write(job, image)
                 self.frames += 1

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import progress
+from ..extract.align import alignment_matrix, invert_matrix, transform_points
 from . import payload, watermark
+
+# Re-fit the swapped face's landmarks every REFIT_EVERY frames of a face; in between the face keeps
+# the offset (swapped minus target landmarks, in watermark-crop pixels) its last re-fit measured. The
+# offset is the model's own way of drawing the face (an undertrained one shifts eyes and brows by a few
+# pixels), which changes slowly; carrying it saves two of every three mesh fits (2 ms each).
+REFIT_EVERY = 3
+
+
+@dataclass
+class _Carried:
+    centre: np.ndarray  # mean of the target landmarks, frame pixels
+    offset: np.ndarray  # (68, 2) swapped - target landmarks in watermark-crop pixels
+    age: int  # frames since the re-fit that measured the offset
 
 
 class Marker:
@@ -22,41 +37,63 @@ class Marker:
         self.enabled = enabled
         self.refit = refit
         self._landmarker: Any = None
+        self._carried: list[_Carried] = []
         self.bits = payload.encode(fingerprint)
         self.faces_marked = 0
+        self.refits = 0
         if not enabled:
             progress.warn("--no-watermark: swapped faces are NOT watermarked in the pixels; the output "
                           "still carries the synthetic-media metadata and the signed C2PA manifest")
 
-    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], copy: bool = True) -> np.ndarray:
+    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], copy: bool = True,
+             follows_previous: bool = False) -> np.ndarray:
         """The frame with each face (68x2 landmarks in frame pixels) watermarked; unchanged if none.
 
         The input array is not modified (a marked copy is returned when there is a face), unless
-        `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames)."""
+        `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames).
+        `follows_previous`: this frame comes right after the last one marked (a video in order), so
+        a face there may reuse its last re-fit (REFIT_EVERY)."""
+        previous = self._carried if follows_previous else []
+        self._carried = []
         if not self.enabled or not len(faces):
             return frame_bgr
         in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
         out = frame_bgr if in_place else np.array(frame_bgr, np.uint8, copy=True, order="C")
         for points in faces:
             points = np.asarray(points, np.float64).reshape(68, 2)
-            watermark.embed_face(out, self._geometry(frame_bgr, points), self.bits)
+            watermark.embed_face(out, self._geometry(frame_bgr, points, previous), self.bits)
             self.faces_marked += 1
         return out
 
-    def _geometry(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The landmarks a verifier will find on the *swapped* face (~2.4 ms per face).
+    def _geometry(self, frame: np.ndarray, points: np.ndarray, previous: list[_Carried]) -> np.ndarray:
+        """The landmarks a verifier will find on the *swapped* face.
 
         The caller's points are the target face's; a well-trained model draws its face on the same
         geometry, but an undertrained one (or a different face shape) moves features by several
         pixels, which would put the verifier's aligned crop out of step with the mark. So the face
-        mesh is fitted again on the swapped frame, as `verify` fits it, starting from the given points.
+        mesh is fitted again on the swapped frame, as `verify` fits it, starting from the given points
+        (every REFIT_EVERY frames of a face; its offset is carried in between).
         """
         if not self.refit:
             return points
+        matrix = alignment_matrix(points, watermark.SIZE)
+        aligned = transform_points(points, matrix)
+        centre = points.mean(axis=0)
+        reach = 0.25 * float(np.linalg.norm(points[36] - points[45]))
+        same = [c for c in previous if np.linalg.norm(c.centre - centre) < reach and c.age + 1 < REFIT_EVERY]
+        if same:
+            offset, age = same[0].offset, same[0].age + 1
+        else:
+            offset, age = transform_points(self._refit(frame, points), matrix) - aligned, 0
+        self._carried.append(_Carried(centre, offset, age))
+        return transform_points(aligned + offset, invert_matrix(matrix))
+
+    def _refit(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         from ..extract.landmarks import create_landmarker, roi_from_landmarks
         from ..extract.tracker import MIN_LANDMARK_SCORE
 
         if self._landmarker is None:
             self._landmarker = create_landmarker("mesh")
+        self.refits += 1
         result = self._landmarker.fit(frame, roi_from_landmarks(points))
         return result.points.astype(np.float64) if result.score >= MIN_LANDMARK_SCORE else points
