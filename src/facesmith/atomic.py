@@ -63,7 +63,7 @@ _SYNCFS = _libc_syncfs()
 
 def sync_filesystem(folder: str | os.PathLike[str]) -> None:
     """Flush to disk everything written so far on the filesystem that holds `folder` (Linux syncfs;
-    elsewhere a global sync)."""
+    elsewhere a global sync where the OS has one)."""
     if _SYNCFS is not None:
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -71,7 +71,8 @@ def sync_filesystem(folder: str | os.PathLike[str]) -> None:
                 return
         finally:
             os.close(fd)
-    os.sync()
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 def write_json(target: str | os.PathLike[str], obj: Any) -> None:
