@@ -3,7 +3,8 @@
 Decoding runs in a reader thread, face cutting and encoding in a small writer pool (both release the
 GIL), tracking and landmarks on the main thread, so the two cores overlap. Every second the finished
 frames are committed to the alignments store together with the tracker state, which is what makes a
-killed run resume to exactly the faceset an uninterrupted run gives.
+killed run resume to exactly the faceset an uninterrupted run gives. Face files are written
+atomically but without an fsync each; the filesystem is flushed once just before each commit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Find faces frame by frame: track landmarks from the previous frame, detect only when needed.
 
 The detector runs when a frame has no tracked face, when a track is lost, and every
-`redetect_every` processed frames (to pick up people who walk in). Otherwise each face's ROI comes
+`redetect_every` processed frames (to pick up people who walk in; this periodic look is the
+detector's cheaper `thorough=False` pass). Otherwise each face's ROI comes
 from its own landmarks in the previous frame, as MediaPipe's face mesh pipeline does; the landmark
 model's face-presence score tells when a track is lost. When a detector finds nothing, rotated copies
 of the frame are tried (no detector finds faces lying on their side).
