@@ -205,7 +205,8 @@ def test_quick_pass_finds_the_faces_of_small_frames(detectors: dict[str, Detecto
             assert _iou(best.box, q.box) > 0.5
 
 
-def test_tracker_uses_the_quick_pass_only_while_tracking(identity_a: list[np.ndarray]) -> None:
+def test_tracker_uses_the_quick_pass_only_while_tracking_one_face(identity_a: list[np.ndarray],
+                                                                   two_people: list[np.ndarray]) -> None:
     from facesmith.extract.tracker import FaceTracker
 
     class Recording:
@@ -225,6 +226,12 @@ def test_tracker_uses_the_quick_pass_only_while_tracking(identity_a: list[np.nda
     for i in range(7):
         assert len(tracker.process(frame, i / 30)) == 1
     assert det.calls == [True, False, False]  # first frame: nothing tracked yet; then every 3rd frame
+
+    det = Recording()
+    tracker = FaceTracker(det, create_landmarker("mesh"), video=True, redetect_every=3)
+    for i in range(7):
+        assert len(tracker.process(two_people[0], i / 30)) == 2
+    assert det.calls == [True, True, True]  # several people: always both models
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

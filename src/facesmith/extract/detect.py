@@ -52,7 +52,7 @@ class Detector(Protocol):
     def detect(self, image_bgr: np.ndarray, thorough: bool = True) -> list[Detection]:
         """Faces in a uint8 BGR image (H, W, 3), best score first, overlapping boxes merged.
         `thorough=False` asks for a cheaper pass where the backend has one: the tracker uses it for
-        its periodic look for newcomers while faces are tracked, when a miss costs a few frames."""
+        its periodic look for newcomers while one face is tracked, when a miss costs a few frames."""
         ...
 
 
