@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import json
 import os
 import tempfile
@@ -50,24 +50,24 @@ def write_bytes(target: str | os.PathLike[str], data: bytes, durable: bool = Tru
         tmp.write_bytes(data)
 
 
+@functools.cache
 def _libc_syncfs() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+    """libc's syncfs, looked up on first use among the symbols already loaded (no `find_library`:
+    it runs ldconfig, ~20 ms that every import of this module would pay)."""
     try:
-        return ctypes.CDLL(name, use_errno=True).syncfs if name else None
-    except (OSError, AttributeError):  # no libc by that name, or one without syncfs (not Linux)
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError, TypeError):  # not Linux: no syncfs (or no CDLL(None) on Windows)
         return None
-
-
-_SYNCFS = _libc_syncfs()
 
 
 def sync_filesystem(folder: str | os.PathLike[str]) -> None:
     """Flush to disk everything written so far on the filesystem that holds `folder` (Linux syncfs;
     elsewhere a global sync where the OS has one)."""
-    if _SYNCFS is not None:
+    syncfs = _libc_syncfs()
+    if syncfs is not None:
         fd = os.open(folder, os.O_RDONLY)
         try:
-            if _SYNCFS(fd) == 0:
+            if syncfs(fd) == 0:
                 return
         finally:
             os.close(fd)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import progress
-from ..atomic import check_writable_dir
+from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import InputError
 from ..faceset.store import AlignmentsStore, FrameRecord
 from ..media.images import read_image
@@ -73,12 +73,13 @@ def reextract(old_dir: str | Path, output_dir: str | Path, size: int, inputs: Se
                         keep = {k: v for k, v in data.items() if k not in _DERIVED}
                         name = face_name(prefix, index, face_index, suffix)
                         meta = make_face(image, np.asarray(data["landmarks"]), size, data["source"], index,
-                                         fr.time, keep, out / name)
+                                         fr.time, keep, out / name, durable=False)
                         cut[index].append((face_index, name, meta))
                     summary.frames_read += 1
                     summary.faces_saved += len(cut[index])
                     bar.update(1)
                 records = [FrameRecord(fr.frame, fr.time, cut.get(fr.frame, [])) for fr in frames[src.id]]
+                sync_filesystem(out)  # the faces are on disk before the store says they exist (atomic.py)
                 new.commit_frames(record.id, records, src.next_frame, None, complete=True)
                 summary.sources += 1
                 summary.per_source.append({"path": str(path), "faces": sum(len(r.faces) for r in records)})

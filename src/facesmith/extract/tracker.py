@@ -143,8 +143,8 @@ class FaceTracker:
         return sorted(faces, key=lambda f: (f.box[0], f.track_id))
 
     def _detect(self, image: np.ndarray, thorough: bool) -> None:
-        """`thorough=False` is the periodic look for newcomers while faces are tracked: a cheaper
-        detector pass, and no rotated retries (the tracked faces are there already)."""
+        """`thorough=False` is the periodic look for newcomers while one face is tracked: a cheaper
+        detector pass, and no rotated retries (the tracked face is there already)."""
         self.since_detect = 0
         self.detector_runs += 1
         if thorough:
