@@ -45,6 +45,19 @@ def test_umeyama_recovers_a_similarity_transform():
     np.testing.assert_allclose(transform_points(dst, invert_matrix(m)), MEAN_FACE_68, atol=1e-9)
 
 
+def test_umeyama_is_the_least_squares_similarity_of_noisy_and_mirrored_points():
+    """Against an independent solve: the similarity [[a, -b, tx], [b, a, ty]] as a linear least-squares
+    problem in (a, b, tx, ty)."""
+    rng = np.random.default_rng(3)
+    for src in (MEAN_FACE_68 * 90 + rng.normal(0, 4, (68, 2)), MEAN_FACE_68 * [-90, 90]):
+        dst = transform_points(MEAN_FACE_68, _similarity(0.7, 1.8, -5.0, 40.0)) + rng.normal(0, 2, (68, 2))
+        rows = np.zeros((2 * len(src), 4))
+        rows[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(len(src)), np.zeros(len(src))])
+        rows[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(len(src)), np.ones(len(src))])
+        (a, b, tx, ty), *_ = np.linalg.lstsq(rows, dst.ravel(), rcond=None)
+        np.testing.assert_allclose(umeyama(src, dst), [[a, -b, tx], [b, a, ty]], atol=1e-9)
+
+
 def test_alignment_puts_a_face_onto_the_mean_face():
     frame_points = transform_points(MEAN_FACE_68, _similarity(-0.3, 120.0, 400.0, 260.0))
     m = alignment_matrix(frame_points, 256)

@@ -18,7 +18,15 @@ import numpy as np
 import pytest
 
 from facesmith.media.video import iter_frames
-from facesmith.provenance import Marker, container_metadata, container_options, finalize_file, payload, verify
+from facesmith.provenance import (
+    Marker,
+    container_metadata,
+    container_options,
+    finalize_file,
+    payload,
+    verify,
+    watermark,
+)
 from facesmith.provenance.verify import FaceReader
 
 from .conftest import IMAGES, VIDEOS
@@ -142,16 +150,71 @@ def test_no_false_positive_on_real_media(facesmith_home: Path) -> None:
     assert not marked
 
 
-def test_marker_refits_every_third_frame_of_a_video_in_order() -> None:
-    """In a video marked in order a face re-fits its swapped landmarks every REFIT_EVERY frames and
-    carries the offset in between; frames marked out of order (previews) re-fit every time."""
+def test_marker_refits_every_third_frame_of_a_video_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a video marked in order a face re-fits its swapped landmarks and re-measures the watermark's
+    amplitudes every REFIT_EVERY frames, carrying both in between; frames marked out of order
+    (previews) do both every time."""
     from facesmith.provenance.marker import REFIT_EVERY
 
+    measured = []
+    informed = watermark._informed_amplitudes
+    monkeypatch.setattr(watermark, "_informed_amplitudes", lambda *a: measured.append(1) or informed(*a))
     reader = FaceReader()
     frames = [f.image for f, _ in zip(iter_frames(VIDEOS / "identity_b.mp4"), range(6), strict=False)]
     in_order, loose = Marker(FINGERPRINT), Marker(FINGERPRINT)
     for image in frames:
         faces = _faces(reader, image)
         in_order.mark(image, faces, follows_previous=True)
-        loose.mark(image, faces)
-    assert in_order.refits == -(-len(frames) // REFIT_EVERY) and loose.refits == len(frames)
+    assert in_order.refits == len(measured) == -(-len(frames) // REFIT_EVERY)
+    measured.clear()
+    for image in frames:
+        loose.mark(image, _faces(reader, image))
+    assert loose.refits == len(measured) == len(frames)
+
+
+@pytest.fixture(scope="module")
+def real_face() -> tuple[np.ndarray, np.ndarray]:
+    image = next(iter(iter_frames(VIDEOS / "identity_b.mp4"))).image
+    (points,) = _faces(FaceReader(), image)
+    return image, points
+
+
+def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.ndarray, np.ndarray]) -> None:
+    """The embedder predicts the decoder's reading of the marked crop from the unmarked one (the
+    decoder's grid is linear in the pixels); read back from the 8-bit frame, each bit whose amplitude
+    was not capped reads at TARGET, up to rounding."""
+    image, points = real_face
+    bits = payload.encode(FINGERPRINT)
+    marked = image.copy()
+    amp = watermark.embed_face(marked, points, bits)
+    reading = watermark.read_face(marked, points) * (2.0 * bits - 1.0)
+    free = (amp > watermark.AMP_MIN) & (amp < watermark.AMP_MAX)
+    assert free.sum() >= 48
+    assert np.abs(reading[free] - watermark.TARGET).max() < 0.25, reading[free]
+    assert (reading > 0.5 * watermark.TARGET).all()
+
+
+def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tuple[np.ndarray, np.ndarray]) -> None:
+    """The 8-bit fixed-point add-back equals adding the warped float pattern (within one level), and
+    changes no pixel outside the footprint of the square the pattern can reach."""
+    image, points = real_face
+    lay = watermark.layout()
+    matrix = watermark.alignment_matrix(points, watermark.SIZE)
+    rng = np.random.default_rng(0)
+    pattern = watermark._pattern(lay, rng.uniform(-watermark.AMP_MAX, watermark.AMP_MAX, len(lay.cells)))
+    marked = image.copy()
+    watermark._add_back(marked, pattern, matrix, lay.reach)
+    h, w = image.shape[:2]
+    delta = cv2.warpAffine(pattern[..., None] * watermark._BGR_OF_CHROMA, watermark.invert_matrix(matrix), (w, h),
+                           flags=cv2.INTER_LINEAR)
+    expected = cv2.add(image, delta, dtype=cv2.CV_8U)
+    diff = np.abs(marked.astype(int) - expected)
+    assert diff.max() <= 1 and diff.mean() < 0.1
+    changed = np.argwhere((marked != image).any(axis=2))
+    lo, hi = lay.reach
+    shifted = matrix.copy()
+    shifted[:, 2] -= lo
+    x0, y0, x1, y1 = watermark.source_rect(shifted, (hi - lo, hi - lo), image.shape)
+    assert len(changed) > 1000
+    assert (changed[:, 0] >= y0).all() and (changed[:, 0] < y1).all()
+    assert (changed[:, 1] >= x0).all() and (changed[:, 1] < x1).all()

@@ -158,6 +158,20 @@ def test_corrupt_or_truncated_checkpoint(trained: Path) -> None:
         load_model(trained)
 
 
+def test_loading_for_inference_reads_only_the_weights(trained: Path, facesets: tuple[Path, Path]) -> None:
+    """`load_model` (convert) checks and reads model.safetensors alone; resuming training checks every
+    file, so a damaged optimizer state stops a resume but not a convert."""
+    optimizer = trained / "checkpoints" / "00000004" / "optimizer.safetensors"
+    data = optimizer.read_bytes()
+    optimizer.write_bytes(data[: len(data) // 2])
+    model, _ = load_model(trained)
+    weights = load_file(trained / "checkpoints" / "00000004" / "model.safetensors")
+    assert all(torch.equal(t, weights[k]) for k, t in model.state_dict().items())
+    assert not any(t.is_meta for t in model.state_dict().values())
+    with pytest.raises(InputError, match=r"optimizer\.safetensors is corrupt or truncated"):
+        facesmith.train(*facesets, trained, iterations=6, **FAST)
+
+
 def test_checkpoint_of_another_model_or_size(trained: Path, facesets: tuple[Path, Path]) -> None:
     with pytest.raises(InputError, match="cannot continue as 'original'"):
         facesmith.train(*facesets, trained, model="original", iterations=6)

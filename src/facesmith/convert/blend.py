@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..extract.align import invert_matrix, transform_points
 from .names import COLORS, MASKS
 
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -118,14 +119,6 @@ def _square(size: int) -> np.ndarray:
     return np.array([(0, 0), (size, 0), (size, size), (0, size)], np.float64)
 
 
-def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
-
-
-def _inverse(matrix: np.ndarray) -> np.ndarray:
-    return np.linalg.inv(np.vstack([matrix, (0.0, 0.0, 1.0)]))[:2]
-
-
 def _fill(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
     if len(polygon) >= 3:
@@ -135,7 +128,7 @@ def _fill(shape: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
 
 def face_region(matrix: np.ndarray, size: int, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1): the model square of `matrix` (frame -> model px) in frame pixels, clipped."""
-    corners = _apply(_inverse(matrix), _square(size))
+    corners = transform_points(_square(size), invert_matrix(matrix))
     x0, y0 = np.floor(corners.min(0)).astype(int) - 1  # a margin: the square never touches the box
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 2  # edge, except where the frame cuts it
     h, w = frame_shape[:2]
@@ -169,7 +162,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     bw, bh = x1 - x0, y1 - y0
     shifted = matrix.copy()
     shifted[:, 2] += matrix[:, :2] @ (x0, y0)  # box pixel -> model pixel
-    square = _apply(_inverse(matrix), _square(size)) - (x0, y0)
+    square = transform_points(_square(size), invert_matrix(matrix)) - (x0, y0)
     face_width = float(np.linalg.norm(square[1] - square[0]))  # the model square's side in frame px
     erode = 0.03 * face_width if settings.erode is None else settings.erode
     feather = 0.08 * face_width if settings.feather is None else settings.feather
@@ -196,7 +189,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
 def _face_space_mask(matrix: np.ndarray, hull: np.ndarray, learned: np.ndarray | None, size: int) -> np.ndarray:
     """Where colours are compared in model space: the hull, shrunk a little (no background), within
     the learned mask when there is one."""
-    mask = _fill((size, size), _apply(matrix, hull))
+    mask = _fill((size, size), transform_points(hull, matrix))
     if learned is not None:
         mask = cv2.min(mask, np.where(learned > 0.5, 255, 0).astype(np.uint8))
     return cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, size // 32))

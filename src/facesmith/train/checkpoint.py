@@ -173,7 +173,9 @@ def has_checkpoint(model_dir: Path) -> bool:
     return latest_name(model_dir) is not None
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
+def load_checkpoint(path: Path, only_model: bool = False) -> Checkpoint:
+    """A checkpoint, every file verified against its recorded SHA-256. `only_model`: just the model's
+    weights (convert does not need the optimizer state, which is most of the bytes)."""
     older = [d.name for d in _ckpt_dirs(path.parent) if d.name < path.name]
     hint = f" (older checkpoints: {', '.join(older)}; delete {path} to resume from one)" if older else ""
     try:
@@ -184,6 +186,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise InputError(f"{path} is not a facesmith checkpoint{hint}")
     tensors: dict[str, dict[str, torch.Tensor]] = {}
     for fname, digest in state.get("files", {}).items():
+        if only_model and fname != "model.safetensors":
+            continue
         fpath = path / fname
         if not fpath.is_file():
             raise InputError(f"checkpoint {path} is missing {fname}{hint}")
@@ -200,12 +204,12 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(path, int(state["iteration"]), state["config"], state, tensors.pop("model"), tensors)
 
 
-def load_latest(model_dir: Path) -> Checkpoint | None:
+def load_latest(model_dir: Path, only_model: bool = False) -> Checkpoint | None:
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise InputError(f"model folder not found: {model_dir}")
     name = latest_name(model_dir)
-    return load_checkpoint(model_dir / "checkpoints" / name) if name else None
+    return load_checkpoint(model_dir / "checkpoints" / name, only_model) if name else None
 
 
 def describe(model_dir: Path) -> dict[str, Any]:
