@@ -206,14 +206,17 @@ class _Run:
         workers = (model, blend)
         batch: list[FrameJob] = []
         faces = 0
+        # the first batches are small so the blending and encoding threads start early; then full size
+        size = min(2, self.opt.batch_size)
         try:
             for job in jobs:
                 for ready in smoother.push(job):
                     batch.append(ready)
                     faces += len(ready.faces)
-                    if faces >= self.opt.batch_size or len(batch) >= 2 * self.opt.batch_size:
+                    if faces >= size or len(batch) >= 2 * size:
                         model.put(batch)
                         batch, faces = [], 0
+                        size = min(2 * size, self.opt.batch_size)
             batch.extend(smoother.flush())
             if batch:
                 model.put(batch)

@@ -153,7 +153,6 @@ _BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
 # level step, far below the frame's own rounding; 8-bit warps and adds cost half of float ones.
 _FIXED = 16.0
 _ZERO = 128.0
-_TO_FIXED = np.hstack([_BGR_OF_CHROMA[:, None] * _FIXED, [[_ZERO + 0.5]] * 3]).astype(np.float32)  # +0.5: astype truncates
 
 
 def _add_back(frame: np.ndarray, pattern: np.ndarray, matrix: np.ndarray, reach: tuple[int, int]) -> None:
@@ -166,7 +165,9 @@ def _add_back(frame: np.ndarray, pattern: np.ndarray, matrix: np.ndarray, reach:
         return
     inv = invert_matrix(matrix)
     inv[:, 2] -= (x0, y0)
-    delta = cv2.transform(np.ascontiguousarray(pattern[lo:hi, lo:hi])[..., None], _TO_FIXED).astype(np.uint8)
+    square = pattern[lo:hi, lo:hi]
+    # one rounding, saturating conversion per channel (the values stay positive: "Abs" changes nothing)
+    delta = cv2.merge([cv2.convertScaleAbs(square, alpha=float(c) * _FIXED, beta=_ZERO) for c in _BGR_OF_CHROMA])
     back = cv2.warpAffine(delta, inv, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=(_ZERO,) * 3)
     roi = frame[y0:y1, x0:x1]
