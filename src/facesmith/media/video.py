@@ -356,7 +356,8 @@ class _Clock:
     def seconds(self, pts: int | None, index: int) -> float:
         if pts is None:  # only in counting mode, where timestamps may be missing
             return index / self.fps
-        return float((int(pts) - self.origin) * self.time_base)
+        # int / int is correctly rounded in Python: the same float as float(Fraction), 10x cheaper
+        return (int(pts) - self.origin) * self.time_base.numerator / self.time_base.denominator
 
 
 def _frames(
