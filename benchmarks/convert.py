@@ -1,9 +1,10 @@
 """Convert speed against a plain decode + re-encode of the same file, measured in the same run.
 
-    .venv/bin/python benchmarks/convert.py [--model-dir MODEL] [--preset veryfast] [--crf 18] [--repeat 2]
+    .venv/bin/python benchmarks/convert.py [--model-dir MODEL] [--preset veryfast] [--crf 18] [--repeat 3]
 
-For each file, with the same encoder settings (x264 preset and CRF), best of --repeat runs each
-(the machine is shared: the best run is the one least disturbed):
+For each file, with the same encoder settings (x264 preset and CRF), best of --repeat rounds, each
+round running every variant below once (the machine is shared and its speed drifts: interleaving
+lets the limit and the converts see the same machine, and the best run is the least disturbed one):
 - transcode: PyAV decode -> libx264, frames never leave YUV (FFmpeg alone, for reference);
 - decode+encode: facesmith's decode to upright BGR -> facesmith's writer (BGR -> YUV, x264, audio
   copied): the path convert takes, without the faces. This is the limit convert is held to;
@@ -62,15 +63,22 @@ def decode_encode(path: Path, out: Path, preset: str, crf: float) -> int:
     return n
 
 
-def best_fps(run: Callable[[], int], repeat: int) -> tuple[float, float]:
-    """(best frames/s, CPU ms per frame of that run)."""
-    best = (0.0, 0.0)
+def measure(run: Callable[[], int]) -> tuple[float, float]:
+    """(frames/s, CPU ms per frame) of one run."""
+    start, cpu = time.perf_counter(), time.process_time()
+    n = run()
+    return n / (time.perf_counter() - start), (time.process_time() - cpu) / n * 1000
+
+
+def best_interleaved(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, tuple[float, float]]:
+    """Best (frames/s, CPU ms per frame) of each run over `repeat` rounds; each round runs every one
+    of them once, so the limit and the converts all see the same machine (its speed drifts)."""
+    best = {name: (0.0, 0.0) for name in runs}
     for _ in range(repeat):
-        start, cpu = time.perf_counter(), time.process_time()
-        n = run()
-        fps = n / (time.perf_counter() - start)
-        if fps > best[0]:
-            best = (fps, (time.process_time() - cpu) / n * 1000)
+        for name, run in runs.items():
+            fps, cpu = measure(run)
+            if fps > best[name][0]:
+                best[name] = (fps, cpu)
     return best
 
 
@@ -88,7 +96,7 @@ def main() -> None:
     ap.add_argument("--model-dir", help="a trained lite model whose faceset B is identity_b (default: make one)")
     ap.add_argument("--preset", default="veryfast")
     ap.add_argument("--crf", type=float, default=18)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     progress.QUIET = True
     with tempfile.TemporaryDirectory(prefix="facesmith-bench-convert-") as tmp_name:
@@ -102,23 +110,28 @@ def main() -> None:
               f"{'fps':>6} {'(cpu)':>6} {'ratio':>6}")
         for name in FILES:
             path, out = SHARED / name, tmp / f"out_{name}"
-            plain, _ = best_fps(lambda p=path, o=out: transcode(p, o, args.preset, args.crf), args.repeat)
-            limit, limit_cpu = best_fps(lambda p=path, o=out: decode_encode(p, o, args.preset, args.crf), args.repeat)
             aligned = {"alignments": str(two)} if name.startswith("two") else {}
-            runs = [("alignments (default)", aligned), ("alignments, --no-watermark", {**aligned, "watermark": False}),
-                    ("detected on the fly", {"detect": True}),
-                    ("detected, --no-watermark", {"detect": True, "watermark": False})]
-            for label, opts in runs:
-                def convert(p: Path = path, o: Path = out, kw: dict = opts) -> int:
-                    return facesmith.convert(p, model, o, overwrite=True, all_faces=True, crf=args.crf,
-                                             preset=args.preset, **kw)["frames"]
+            variants = {"alignments (default)": aligned, "alignments, --no-watermark": {**aligned, "watermark": False},
+                        "detected on the fly": {"detect": True},
+                        "detected, --no-watermark": {"detect": True, "watermark": False}}
 
-                fps, cpu = best_fps(convert, args.repeat)
+            def convert(kw: dict, p: Path = path, o: Path = out) -> int:
+                return facesmith.convert(p, model, o, overwrite=True, all_faces=True, crf=args.crf,
+                                         preset=args.preset, **kw)["frames"]
+
+            runs: dict[str, Callable[[], int]] = {
+                "transcode": lambda p=path, o=out: transcode(p, o, args.preset, args.crf),
+                "decode+encode": lambda p=path, o=out: decode_encode(p, o, args.preset, args.crf),
+                **{label: (lambda kw=opts: convert(kw)) for label, opts in variants.items()},
+            }
+            best = best_interleaved(runs, args.repeat)
+            plain, limit, limit_cpu = best["transcode"][0], *best["decode+encode"]
+            for label in variants:
+                fps, cpu = best[label]
                 ratio = fps / limit
                 flag = f"  goal >= {GOAL}: {'met' if ratio >= GOAL else 'NOT met'}" if "default" in label else ""
                 print(f"{name:20} {plain:9.1f} {limit:8.1f} {limit_cpu:6.1f}  {label:>34} {fps:6.1f} {cpu:6.1f} "
                       f"{ratio:6.2f}{flag}", flush=True)
-
 
 if __name__ == "__main__":
     main()

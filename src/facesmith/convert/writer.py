@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import cv2
@@ -32,7 +32,11 @@ from ..errors import InputError, OutputError
 
 # media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
 from ..media.orientation import Orientation, _display_matrix
+from ..provenance.addback import add_to_yuv, chroma_gains, upright_to_stored
 from .names import PRESETS
+
+if TYPE_CHECKING:
+    from ..provenance.watermark import FaceMark
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
@@ -153,17 +157,20 @@ class VideoWriter:
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
-        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(_QUEUE_DEPTH)
+        self._mark_gains: tuple[float, float] | None = None
+        self._queue: queue.Queue[tuple[np.ndarray, float, Sequence[FaceMark]] | None] = queue.Queue(_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
         self._thread.start()
 
     # --- producer side ---------------------------------------------------------------------
-    def write(self, image: np.ndarray, time: float) -> None:
+    def write(self, image: np.ndarray, time: float, marks: Sequence[FaceMark] = ()) -> None:
+        """Queue one upright BGR frame; `marks` (the watermarks of its faces) are added to its chroma
+        planes right after the conversion to YUV (provenance/addback.py)."""
         self._check()
         while True:
             try:
-                self._queue.put((image, time), timeout=0.5)
+                self._queue.put((image, time, marks), timeout=0.5)
                 return
             except queue.Full:
                 self._check()
@@ -213,21 +220,36 @@ class VideoWriter:
                 while True:
                     self._queue.get_nowait()
 
-    def _encode(self, image: np.ndarray, time: float) -> None:
+    def _encode(self, image: np.ndarray, time: float, marks: Sequence[FaceMark]) -> None:
         stored = self._to_stored(image)
         # a view of the array, not a copy (0.12 ms at 480p, with the GIL held): reformat reads it once.
         # One reformatter for the whole video: `frame.reformat` builds a new SwsContext every frame,
         # which took half of the conversion's 1.3 ms at 480p.
-        frame = av.VideoFrame.from_numpy_buffer(stored, format="bgr24")
-        frame = self._to_yuv.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
-                                      dst_colorspace=self.src.colour["colorspace"] or None,
-                                      dst_color_range=self.src.colour["color_range"] or None)
+        frame = self._yuv(stored, self._to_yuv)
+        if marks:
+            self._add_marks(frame, marks, image.shape)
         frame.pts = self.src.pts(time)
         frame.time_base = self.src.time_base
         self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
         for packet in self.video.encode(frame):
             self.out.mux(packet)
         self.frames += 1
+
+    def _yuv(self, bgr: np.ndarray, reformatter: VideoReformatter) -> av.VideoFrame:
+        frame = av.VideoFrame.from_numpy_buffer(bgr, format="bgr24")
+        return reformatter.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
+                                    dst_colorspace=self.src.colour["colorspace"] or None,
+                                    dst_color_range=self.src.colour["color_range"] or None)
+
+    def _add_marks(self, frame: av.VideoFrame, marks: Sequence[FaceMark], upright: tuple[int, ...]) -> None:
+        if self._mark_gains is None:
+            probe = VideoReformatter()
+            self._mark_gains = probe_chroma_gains(lambda bgr: self._yuv(bgr, probe))
+        o = self.src.orientation
+        turn = upright_to_stored(o.transpose, o.flip_x, o.flip_y, upright[1], upright[0])
+        planes = planes_of(frame)
+        for mark in marks:
+            add_to_yuv(planes, mark, self._mark_gains, turn)
 
     def _to_stored(self, image: np.ndarray) -> np.ndarray:
         """Undo media.video's turn (flips, then transpose: each is its own inverse) and pad to even."""
@@ -262,6 +284,32 @@ class VideoWriter:
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
+
+
+def probe_chroma_gains(to_yuv: Callable[[np.ndarray], av.VideoFrame]) -> tuple[float, float]:
+    """The U and V changes that move a decoded frame's Cr and Cb by one level (addback.py), probed
+    through a conversion to YUV (`to_yuv`, the writer's) and the decoder's conversion back to BGR
+    (media.video's `to_ndarray`, which reads the colour tags the writer gives each frame)."""
+    rng = np.random.default_rng(0)
+    frame = to_yuv(rng.integers(60, 196, (64, 64, 3), dtype=np.uint8))
+    step = 16
+    _, u, v = planes_of(frame)
+    decoded = [frame.to_ndarray(format="bgr24")]
+    for plane in (u, v):
+        plane += step  # the probe's U and V stay within 70..190: no wrap-around
+        decoded.append(frame.to_ndarray(format="bgr24"))
+        plane -= step
+    return chroma_gains(*decoded, step=float(step))
+
+
+def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Writable (height, width) uint8 views of a yuv420p frame's Y, U and V planes."""
+    views = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        views.append(rows[:plane.height, :plane.width])
+    y, u, v = views
+    return y, u, v
 
 
 class ImageSequenceWriter:

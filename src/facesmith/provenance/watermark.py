@@ -19,8 +19,9 @@ unmarked crop and sets each bit's amplitude so the marked crop reads +-TARGET (M
 improved spread spectrum), iterating a few times because the decoder is non-linear. Only its last
 step (clip and weights on the 32x32 cell grid) is: filtering and cell averaging are linear, so the
 marked crop's grid is the unmarked crop's plus a sum of per-bit unit grids computed once, and the
-iterations never touch pixels. The pattern goes back into the frame as 8-bit fixed point, over the
-footprint of the square it can reach only.
+iterations never touch pixels. A face's mark is planned here (`plan_face`: the pattern over the
+square it can reach, and where that square lies in the frame) and put into pixels by `addback`:
+into a BGR frame, or into a video frame's chroma planes as the writer encodes it.
 
 Why not invisible-watermark (or blind-watermark): both use quantisation index modulation of block
 SVD/DCT values, which needs the exact pixel grid and amplitude. Measured in this same aligned-crop
@@ -41,8 +42,9 @@ import cv2
 import numpy as np
 
 from ..extract.align import alignment_matrix, invert_matrix
-from ..media.warp import source_rect, warp_crop
+from ..media.warp import warp_crop
 from . import payload
+from .addback import add_to_bgr
 
 SIZE = 128  # aligned crop side: about the face resolution left after halving a 480p-720p video
 CELL = 4  # px of the crop per cell
@@ -120,17 +122,38 @@ def _aligned(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return warp_crop(frame, matrix, SIZE, border=cv2.BORDER_REFLECT101)
 
 
-def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
-               amplitudes: np.ndarray | None = None) -> np.ndarray:
-    """Watermark one face (68 landmarks, frame pixels) of a BGR uint8 frame, in place; returns the
-    per-bit amplitudes used. Given `amplitudes` (the same face's in the previous frame), they are used
-    as they are instead of being measured on this face (the face barely changed in between)."""
+@dataclass(frozen=True)
+class FaceMark:
+    """One face's watermark, planned but not yet in any pixel (`addback` puts it into a BGR frame or
+    into a video frame's YUV planes)."""
+
+    pattern: np.ndarray  # float32 (n, n): the value added to Cr and to Cb over the square it reaches
+    to_frame: np.ndarray  # 2x3: pixels of that square -> frame pixels
+    amplitudes: np.ndarray  # per-bit amplitudes (reused for the same face in the next frame)
+
+
+def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
+              amplitudes: np.ndarray | None = None) -> FaceMark:
+    """The mark for one face (68 landmarks, frame pixels) of a BGR uint8 frame. Given `amplitudes`
+    (the same face's in the previous frame), they are used as they are instead of being measured on
+    this face (the face barely changed in between)."""
     lay = layout(len(bits))
     matrix = alignment_matrix(points, SIZE)
     sign = 2.0 * bits.astype(np.float32) - 1.0
     amp = amplitudes if amplitudes is not None else _informed_amplitudes(_aligned(frame, matrix), sign, lay)
-    _add_back(frame, _pattern(lay, lay.chip * (sign * amp)[lay.bit_of]), matrix, lay.reach)
-    return amp
+    lo, hi = lay.reach
+    matrix[:, 2] -= lo  # frame -> pixels of the [lo, hi) square, outside which the pattern is 0
+    pattern = _pattern(lay, lay.chip * (sign * amp)[lay.bit_of])
+    return FaceMark(np.ascontiguousarray(pattern[lo:hi, lo:hi]), invert_matrix(matrix), amp)
+
+
+def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
+               amplitudes: np.ndarray | None = None) -> np.ndarray:
+    """Watermark one face of a BGR uint8 frame in place (`plan_face`, then add it); returns the
+    per-bit amplitudes used."""
+    mark = plan_face(frame, points, bits, amplitudes)
+    add_to_bgr(frame, mark)
+    return mark.amplitudes
 
 
 def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np.ndarray:
@@ -144,34 +167,6 @@ def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np
         statistic = sum(_bits(g + added, lay, len(sign)) for g in base) / len(base)
         amp = np.clip(amp + (TARGET - statistic * sign), AMP_MIN, AMP_MAX)
     return amp
-
-
-# The same pattern added to Cr and Cb is, in BGR, the pattern times this vector (OpenCV's YCrCb->BGR:
-# B = Y + 1.773 Cb', G = Y - 0.714 Cr' - 0.344 Cb', R = Y + 1.403 Cr').
-_BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
-# The BGR pattern travels as uint8: 128 + _FIXED * value (|value| <= 1.773 * AMP_MAX fits), a 1/16
-# level step, far below the frame's own rounding; 8-bit warps and adds cost half of float ones.
-_FIXED = 16.0
-_ZERO = 128.0
-
-
-def _add_back(frame: np.ndarray, pattern: np.ndarray, matrix: np.ndarray, reach: tuple[int, int]) -> None:
-    """Warp the crop-space chroma pattern (only its non-zero square) into the frame, add it."""
-    lo, hi = reach
-    matrix = matrix.copy()
-    matrix[:, 2] -= lo  # frame -> pixels of the [lo, hi) square
-    x0, y0, x1, y1 = source_rect(matrix, (hi - lo, hi - lo), frame.shape)
-    if x1 <= x0 or y1 <= y0:
-        return
-    inv = invert_matrix(matrix)
-    inv[:, 2] -= (x0, y0)
-    square = pattern[lo:hi, lo:hi]
-    # one rounding, saturating conversion per channel (the values stay positive: "Abs" changes nothing)
-    delta = cv2.merge([cv2.convertScaleAbs(square, alpha=float(c) * _FIXED, beta=_ZERO) for c in _BGR_OF_CHROMA])
-    back = cv2.warpAffine(delta, inv, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(_ZERO,) * 3)
-    roi = frame[y0:y1, x0:x1]
-    roi[:] = cv2.addWeighted(roi, 1.0, back, 1.0 / _FIXED, -_ZERO / _FIXED, dtype=cv2.CV_8U)
 
 
 def read_face(frame: np.ndarray, points: np.ndarray, nbits: int = payload.NBITS) -> np.ndarray:
