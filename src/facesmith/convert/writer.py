@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ from ..errors import InputError, OutputError
 
 # media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
 from ..media.orientation import Orientation, _display_matrix
-from ..provenance.addback import add_to_yuv, chroma_gains, upright_to_stored
+from ..provenance.addback import add_to_yuv, upright_to_stored, yuv_response
 from .names import PRESETS
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class VideoWriter:
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
-        self._mark_gains: tuple[float, float] | None = None
+        self._mark_response: tuple[float, float, float] | None = None
         self._queue: queue.Queue[tuple[np.ndarray, float, Sequence[FaceMark]] | None] = queue.Queue(_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
@@ -242,14 +242,14 @@ class VideoWriter:
                                     dst_color_range=self.src.colour["color_range"] or None)
 
     def _add_marks(self, frame: av.VideoFrame, marks: Sequence[FaceMark], upright: tuple[int, ...]) -> None:
-        if self._mark_gains is None:
+        if self._mark_response is None:  # what the mark's BGR change becomes in this file's Y, U, V
             probe = VideoReformatter()
-            self._mark_gains = probe_chroma_gains(lambda bgr: self._yuv(bgr, probe))
+            self._mark_response = yuv_response(lambda bgr: planes_of(self._yuv(bgr, probe)))
         o = self.src.orientation
         turn = upright_to_stored(o.transpose, o.flip_x, o.flip_y, upright[1], upright[0])
         planes = planes_of(frame)
         for mark in marks:
-            add_to_yuv(planes, mark, self._mark_gains, turn)
+            add_to_yuv(planes, mark, self._mark_response, turn)
 
     def _to_stored(self, image: np.ndarray) -> np.ndarray:
         """Undo media.video's turn (flips, then transpose: each is its own inverse) and pad to even."""
@@ -284,22 +284,6 @@ class VideoWriter:
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
-
-
-def probe_chroma_gains(to_yuv: Callable[[np.ndarray], av.VideoFrame]) -> tuple[float, float]:
-    """The U and V changes that move a decoded frame's Cr and Cb by one level (addback.py), probed
-    through a conversion to YUV (`to_yuv`, the writer's) and the decoder's conversion back to BGR
-    (media.video's `to_ndarray`, which reads the colour tags the writer gives each frame)."""
-    rng = np.random.default_rng(0)
-    frame = to_yuv(rng.integers(60, 196, (64, 64, 3), dtype=np.uint8))
-    step = 16
-    _, u, v = planes_of(frame)
-    decoded = [frame.to_ndarray(format="bgr24")]
-    for plane in (u, v):
-        plane += step  # the probe's U and V stay within 70..190: no wrap-around
-        decoded.append(frame.to_ndarray(format="bgr24"))
-        plane -= step
-    return chroma_gains(*decoded, step=float(step))
 
 
 def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
