@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
 import cv2
@@ -32,11 +32,7 @@ from ..errors import InputError, OutputError
 
 # media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
 from ..media.orientation import Orientation, _display_matrix
-from ..provenance.addback import add_to_yuv, upright_to_stored, yuv_response
 from .names import PRESETS
-
-if TYPE_CHECKING:
-    from ..provenance.watermark import FaceMark
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
@@ -157,20 +153,17 @@ class VideoWriter:
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
-        self._mark_response: tuple[float, float, float] | None = None
-        self._queue: queue.Queue[tuple[np.ndarray, float, Sequence[FaceMark]] | None] = queue.Queue(_QUEUE_DEPTH)
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
         self._thread.start()
 
     # --- producer side ---------------------------------------------------------------------
-    def write(self, image: np.ndarray, time: float, marks: Sequence[FaceMark] = ()) -> None:
-        """Queue one upright BGR frame; `marks` (the watermarks of its faces) are added to its chroma
-        planes right after the conversion to YUV (provenance/addback.py)."""
+    def write(self, image: np.ndarray, time: float) -> None:
         self._check()
         while True:
             try:
-                self._queue.put((image, time, marks), timeout=0.5)
+                self._queue.put((image, time), timeout=0.5)
                 return
             except queue.Full:
                 self._check()
@@ -220,36 +213,21 @@ class VideoWriter:
                 while True:
                     self._queue.get_nowait()
 
-    def _encode(self, image: np.ndarray, time: float, marks: Sequence[FaceMark]) -> None:
+    def _encode(self, image: np.ndarray, time: float) -> None:
         stored = self._to_stored(image)
         # a view of the array, not a copy (0.12 ms at 480p, with the GIL held): reformat reads it once.
         # One reformatter for the whole video: `frame.reformat` builds a new SwsContext every frame,
         # which took half of the conversion's 1.3 ms at 480p.
-        frame = self._yuv(stored, self._to_yuv)
-        if marks:
-            self._add_marks(frame, marks, image.shape)
+        frame = av.VideoFrame.from_numpy_buffer(stored, format="bgr24")
+        frame = self._to_yuv.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
+                                      dst_colorspace=self.src.colour["colorspace"] or None,
+                                      dst_color_range=self.src.colour["color_range"] or None)
         frame.pts = self.src.pts(time)
         frame.time_base = self.src.time_base
         self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
         for packet in self.video.encode(frame):
             self.out.mux(packet)
         self.frames += 1
-
-    def _yuv(self, bgr: np.ndarray, reformatter: VideoReformatter) -> av.VideoFrame:
-        frame = av.VideoFrame.from_numpy_buffer(bgr, format="bgr24")
-        return reformatter.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
-                                    dst_colorspace=self.src.colour["colorspace"] or None,
-                                    dst_color_range=self.src.colour["color_range"] or None)
-
-    def _add_marks(self, frame: av.VideoFrame, marks: Sequence[FaceMark], upright: tuple[int, ...]) -> None:
-        if self._mark_response is None:  # what the mark's BGR change becomes in this file's Y, U, V
-            probe = VideoReformatter()
-            self._mark_response = yuv_response(lambda bgr: planes_of(self._yuv(bgr, probe)))
-        o = self.src.orientation
-        turn = upright_to_stored(o.transpose, o.flip_x, o.flip_y, upright[1], upright[0])
-        planes = planes_of(frame)
-        for mark in marks:
-            add_to_yuv(planes, mark, self._mark_response, turn)
 
     def _to_stored(self, image: np.ndarray) -> np.ndarray:
         """Undo media.video's turn (flips, then transpose: each is its own inverse) and pad to even."""
@@ -284,16 +262,6 @@ class VideoWriter:
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
-
-
-def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Writable (height, width) uint8 views of a yuv420p frame's Y, U and V planes."""
-    views = []
-    for plane in frame.planes:
-        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
-        views.append(rows[:plane.height, :plane.width])
-    y, u, v = views
-    return y, u, v
 
 
 class ImageSequenceWriter:

@@ -65,14 +65,10 @@ class Marker:
             progress.warn("--no-watermark: swapped faces are NOT watermarked in the pixels; the output "
                           "still carries the synthetic-media metadata and the signed C2PA manifest")
 
-    def plan(self, frame_bgr: np.ndarray, faces: list[np.ndarray],
-             follows_previous: bool = False) -> list[watermark.FaceMark]:
-        """The watermark of each face (68x2 landmarks in frame pixels) of this frame, not yet in any
-        pixel: the video writer adds them to the chroma planes of the frame it encodes, `mark` to the
-        BGR frame. Empty when watermarking is off.
-
-        `follows_previous`: this frame comes right after the last one planned (a video in order), so
-        a face there may reuse its last re-fit and amplitudes (REFIT_EVERY)."""
+    def _plan(self, frame_bgr: np.ndarray, faces: list[np.ndarray],
+              follows_previous: bool) -> list[watermark.FaceMark]:
+        """The watermark of each face (68x2 landmarks in frame pixels) of this frame, all measured on
+        the frame before any of them is added. Empty when watermarking is off."""
         previous = self._carried if follows_previous else []
         self._carried = []
         if not self.enabled:
@@ -90,11 +86,13 @@ class Marker:
 
     def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], copy: bool = True,
              follows_previous: bool = False) -> np.ndarray:
-        """The frame with each face watermarked (`plan`, then added in BGR); unchanged if none.
+        """The frame with each face (68x2 landmarks in frame pixels) watermarked; unchanged if none.
 
         The input array is not modified (a marked copy is returned when there is a face), unless
-        `copy=False`: then a C-contiguous uint8 frame is marked in place."""
-        marks = self.plan(frame_bgr, faces, follows_previous)
+        `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames).
+        `follows_previous`: this frame comes right after the last one marked (a video in order), so
+        a face there may reuse its last re-fit and amplitudes (REFIT_EVERY, STEADY)."""
+        marks = self._plan(frame_bgr, faces, follows_previous)
         if not marks:
             return frame_bgr
         in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous

@@ -20,8 +20,7 @@ improved spread spectrum), iterating a few times because the decoder is non-line
 step (clip and weights on the 32x32 cell grid) is: filtering and cell averaging are linear, so the
 marked crop's grid is the unmarked crop's plus a sum of per-bit unit grids computed once, and the
 iterations never touch pixels. A face's mark is planned here (`plan_face`: the pattern over the
-square it can reach, and where that square lies in the frame) and put into pixels by `addback`:
-into a BGR frame, or into a video frame's chroma planes as the writer encodes it.
+square it can reach, and where that square lies in the frame) and added to the frame by `addback`.
 
 Why not invisible-watermark (or blind-watermark): both use quantisation index modulation of block
 SVD/DCT values, which needs the exact pixel grid and amplitude. Measured in this same aligned-crop
@@ -124,8 +123,7 @@ def _aligned(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FaceMark:
-    """One face's watermark, planned but not yet in any pixel (`addback` puts it into a BGR frame or
-    into a video frame's YUV planes)."""
+    """One face's watermark, planned but not yet in any pixel (`addback.add_to_bgr` adds it)."""
 
     pattern: np.ndarray  # float32 (n, n): the value added to Cr and to Cb over the square it reaches
     to_frame: np.ndarray  # 2x3: pixels of that square -> frame pixels
