@@ -221,7 +221,7 @@ def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tupl
     changes no pixel outside the footprint of the square the pattern can reach."""
     from facesmith.extract.align import alignment_matrix, invert_matrix
     from facesmith.media.warp import source_rect
-    from facesmith.provenance.addback import _BGR_OF_CHROMA, add_to_bgr
+    from facesmith.provenance.watermark import _BGR_OF_CHROMA, add_to_bgr
 
     image, points = real_face
     lay = watermark.layout()

@@ -9,7 +9,8 @@ H.264 4:2:0 needs even sizes: an odd width or height is padded by one replicated
 The BGR -> YUV conversion uses the source's colour matrix and range with accurate rounding, so
 pixels that convert did not touch survive the round trip (~45 dB before compression).
 
-The conversion to YUV runs in the caller's thread; x264 and muxing run in the writer's own thread (FFmpeg releases the GIL).
+The conversion to YUV runs in the caller's thread; x264 and muxing run in the writer's own thread
+(FFmpeg releases the GIL).
 Everything is written to a temporary path that the caller renames at the end (see `atomic.py`).
 """
 

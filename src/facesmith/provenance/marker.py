@@ -10,7 +10,6 @@ import numpy as np
 from .. import progress
 from ..extract.align import INNER, alignment_matrix, invert_matrix, transform_points, umeyama
 from . import payload, watermark
-from .addback import add_to_bgr
 
 # Re-fit the swapped face's landmarks every REFIT_EVERY frames of a face; in between the face keeps
 # the offset (swapped minus target landmarks, in watermark-crop pixels) its last re-fit measured. The
@@ -98,7 +97,7 @@ class Marker:
         in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
         out = frame_bgr if in_place else np.array(frame_bgr, np.uint8, copy=True, order="C")
         for mark in marks:
-            add_to_bgr(out, mark)
+            watermark.add_to_bgr(out, mark)
         return out
 
     def _geometry(self, frame: np.ndarray, points: np.ndarray,

@@ -20,7 +20,8 @@ improved spread spectrum), iterating a few times because the decoder is non-line
 step (clip and weights on the 32x32 cell grid) is: filtering and cell averaging are linear, so the
 marked crop's grid is the unmarked crop's plus a sum of per-bit unit grids computed once, and the
 iterations never touch pixels. A face's mark is planned here (`plan_face`: the pattern over the
-square it can reach, and where that square lies in the frame) and added to the frame by `addback`.
+square it can reach, and where that square lies in the frame) and then added (`add_to_bgr`: as
+8-bit fixed point over the footprint of that square only).
 
 Why not invisible-watermark (or blind-watermark): both use quantisation index modulation of block
 SVD/DCT values, which needs the exact pixel grid and amplitude. Measured in this same aligned-crop
@@ -41,9 +42,8 @@ import cv2
 import numpy as np
 
 from ..extract.align import alignment_matrix, invert_matrix
-from ..media.warp import warp_crop
+from ..media.warp import source_rect, warp_crop
 from . import payload
-from .addback import add_to_bgr
 
 SIZE = 128  # aligned crop side: about the face resolution left after halving a 480p-720p video
 CELL = 4  # px of the crop per cell
@@ -123,7 +123,7 @@ def _aligned(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FaceMark:
-    """One face's watermark, planned but not yet in any pixel (`addback.add_to_bgr` adds it)."""
+    """One face's watermark, planned but not yet in any pixel (`add_to_bgr` adds it)."""
 
     pattern: np.ndarray  # float32 (n, n): the value added to Cr and to Cb over the square it reaches
     to_frame: np.ndarray  # 2x3: pixels of that square -> frame pixels
@@ -152,6 +152,31 @@ def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
     mark = plan_face(frame, points, bits, amplitudes)
     add_to_bgr(frame, mark)
     return mark.amplitudes
+
+
+# The same value added to Cr and Cb is, in BGR, the value times this vector (OpenCV's YCrCb->BGR:
+# B = Y + 1.773 Cb', G = Y - 0.714 Cr' - 0.344 Cb', R = Y + 1.403 Cr').
+_BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
+# The pattern travels as 8-bit fixed point, 128 + _FIXED * value per channel: 1/16-level steps, far
+# below the frame's own rounding; 8-bit warps and adds cost half of float ones.
+_FIXED = 16.0
+_ZERO = 128.0
+
+
+def add_to_bgr(frame: np.ndarray, mark: FaceMark) -> None:
+    """Add one face's mark to a BGR uint8 frame, in place."""
+    n = mark.pattern.shape[0]
+    x0, y0, x1, y1 = source_rect(invert_matrix(mark.to_frame), (n, n), frame.shape)  # the square's footprint
+    if x1 <= x0 or y1 <= y0:
+        return
+    to_box = mark.to_frame.copy()
+    to_box[:, 2] -= (x0, y0)
+    # one rounding, saturating conversion per channel (the values stay positive: "Abs" changes nothing)
+    fixed = cv2.merge([cv2.convertScaleAbs(mark.pattern, alpha=float(c) * _FIXED, beta=_ZERO) for c in _BGR_OF_CHROMA])
+    back = cv2.warpAffine(fixed, to_box, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=(_ZERO,) * 3)
+    roi = frame[y0:y1, x0:x1]
+    roi[...] = cv2.addWeighted(roi, 1.0, back, 1.0 / _FIXED, -_ZERO / _FIXED, dtype=cv2.CV_8U)
 
 
 def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np.ndarray:
