@@ -21,9 +21,9 @@ from . import payload, watermark
 # verify's reading at the re-fitted geometry: 12-15 of 15 frames marked with a fixed every-3rd-frame
 # re-fit, 14-15 with this rule, 15 re-fitting every frame. Cost: 150- and 600-iteration models on the
 # whole clip re-fit 50% of frames instead of 33%.
-# The watermark's per-bit amplitudes (measured on the face so the decoder reads each bit at its
-# target strength) are carried the same way: re-measured at each re-fit, reused in between (verify's
-# bit accuracy and mean bit strength on 150- and 600-iteration models: unchanged to within 0.003 and 2%).
+# The watermark's per-bit amplitudes are measured on every frame: carrying them between re-fits too
+# saved ~0.2 ms a frame but cost 6-7-iteration models ~0.01 of bit accuracy (4 trainings), and a
+# fresh-clone CI run read one such clip at 0.93.
 REFIT_EVERY = 3
 STEADY = 0.8
 _PROBE = watermark.SIZE * np.array([(0.125, 0.125), (0.875, 0.125), (0.125, 0.875), (0.875, 0.875), (0.5, 0.5)])
@@ -41,7 +41,6 @@ class _Carried:
     offset: np.ndarray  # (68, 2) swapped - target landmarks in watermark-crop pixels
     age: int  # frames since the re-fit that measured the offset
     steady: bool  # that re-fit agreed with the one before it (within STEADY): the offset may be carried
-    amplitudes: np.ndarray | None = None  # the watermark's per-bit amplitudes measured at that re-fit
 
 
 class Marker:
@@ -75,11 +74,7 @@ class Marker:
         marks = []
         for points in faces:
             points = np.asarray(points, np.float64).reshape(68, 2)
-            where, carried = self._geometry(frame_bgr, points, previous)
-            mark = watermark.plan_face(frame_bgr, where, self.bits, carried.amplitudes if carried else None)
-            if carried is not None:
-                carried.amplitudes = mark.amplitudes
-            marks.append(mark)
+            marks.append(watermark.plan_face(frame_bgr, self._geometry(frame_bgr, points, previous), self.bits))
             self.faces_marked += 1
         return marks
 
@@ -90,7 +85,7 @@ class Marker:
         The input array is not modified (a marked copy is returned when there is a face), unless
         `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames).
         `follows_previous`: this frame comes right after the last one marked (a video in order), so
-        a face there may reuse its last re-fit and amplitudes (REFIT_EVERY, STEADY)."""
+        a face there may reuse its last re-fit (REFIT_EVERY, STEADY)."""
         marks = self._plan(frame_bgr, faces, follows_previous)
         if not marks:
             return frame_bgr
@@ -100,10 +95,8 @@ class Marker:
             watermark.add_to_bgr(out, mark)
         return out
 
-    def _geometry(self, frame: np.ndarray, points: np.ndarray,
-                  previous: list[_Carried]) -> tuple[np.ndarray, _Carried | None]:
-        """The landmarks a verifier will find on the *swapped* face, and what this face carries to the
-        next frame (None without re-fits).
+    def _geometry(self, frame: np.ndarray, points: np.ndarray, previous: list[_Carried]) -> np.ndarray:
+        """The landmarks a verifier will find on the *swapped* face.
 
         The caller's points are the target face's; a well-trained model draws its face on the same
         geometry, but an undertrained one (or a different face shape) moves features by several
@@ -112,20 +105,20 @@ class Marker:
         (every REFIT_EVERY frames of a face; its offset is carried in between).
         """
         if not self.refit:
-            return points, None
+            return points
         matrix = alignment_matrix(points, watermark.SIZE)
         aligned = transform_points(points, matrix)
         centre = points.mean(axis=0)
         reach = 0.25 * float(np.linalg.norm(points[36] - points[45]))
         last = next((c for c in previous if np.linalg.norm(c.centre - centre) < reach), None)
         if last is not None and last.steady and last.age + 1 < REFIT_EVERY:
-            carried = _Carried(centre, last.offset, last.age + 1, True, last.amplitudes)
+            carried = _Carried(centre, last.offset, last.age + 1, True)
         else:
             offset = transform_points(self._refit(frame, points), matrix) - aligned
             steady = last is not None and _crop_shift(aligned, last.offset, offset) < STEADY
             carried = _Carried(centre, offset, 0, steady)
         self._carried.append(carried)
-        return transform_points(aligned + carried.offset, invert_matrix(matrix)), carried
+        return transform_points(aligned + carried.offset, invert_matrix(matrix))
 
     def _refit(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         from ..extract.landmarks import create_landmarker, roi_from_landmarks

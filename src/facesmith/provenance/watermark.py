@@ -127,29 +127,25 @@ class FaceMark:
 
     pattern: np.ndarray  # float32 (n, n): the value added to Cr and to Cb over the square it reaches
     to_frame: np.ndarray  # 2x3: pixels of that square -> frame pixels
-    amplitudes: np.ndarray  # per-bit amplitudes (reused for the same face in the next frame)
+    amplitudes: np.ndarray  # per-bit amplitudes the informed embedding chose
 
 
-def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
-              amplitudes: np.ndarray | None = None) -> FaceMark:
-    """The mark for one face (68 landmarks, frame pixels) of a BGR uint8 frame. Given `amplitudes`
-    (the same face's in the previous frame), they are used as they are instead of being measured on
-    this face (the face barely changed in between)."""
+def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> FaceMark:
+    """The mark for one face (68 landmarks, frame pixels) of a BGR uint8 frame."""
     lay = layout(len(bits))
     matrix = alignment_matrix(points, SIZE)
     sign = 2.0 * bits.astype(np.float32) - 1.0
-    amp = amplitudes if amplitudes is not None else _informed_amplitudes(_aligned(frame, matrix), sign, lay)
+    amp = _informed_amplitudes(_aligned(frame, matrix), sign, lay)
     lo, hi = lay.reach
     matrix[:, 2] -= lo  # frame -> pixels of the [lo, hi) square, outside which the pattern is 0
     pattern = _pattern(lay, lay.chip * (sign * amp)[lay.bit_of])
     return FaceMark(np.ascontiguousarray(pattern[lo:hi, lo:hi]), invert_matrix(matrix), amp)
 
 
-def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray,
-               amplitudes: np.ndarray | None = None) -> np.ndarray:
+def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> np.ndarray:
     """Watermark one face of a BGR uint8 frame in place (`plan_face`, then add it); returns the
     per-bit amplitudes used."""
-    mark = plan_face(frame, points, bits, amplitudes)
+    mark = plan_face(frame, points, bits)
     add_to_bgr(frame, mark)
     return mark.amplitudes
 
