@@ -317,13 +317,14 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
                  fingerprint: str, opt: ConvertOptions) -> dict[str, Any]:
     from .. import provenance
 
-    total = probe_video(sources[0].path).frame_count if sources[0].kind == "video" else len(sources)
+    info = probe_video(sources[0].path) if sources[0].kind == "video" else None
+    total = info.frame_count if info else len(sources)
     with plan.staging() as staging, progress.bar(total=total, desc="convert", unit="frame") as bar:
         if plan.kind == "video":
             writer: Any = VideoWriter(staging.path, sources[0].path, crf=opt.crf, preset=opt.preset,
                                       metadata=provenance.container_metadata(fingerprint),
                                       container_options=provenance.container_options(),
-                                      threads=encoder_threads(run.swapper.device.type))
+                                      threads=encoder_threads(run.swapper.device.type, info.width * info.height if info else 0))
             write = lambda job, image: writer.write(image, job.time)  # noqa: E731
         else:
             writer = staging.image_writer(sources[0])
@@ -341,12 +342,14 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
     return writer_summary(writer)
 
 
-def encoder_threads(device: str) -> int:
-    """x264's thread count. With the model on the CPU, the model, blending and decoding keep about
-    half the cores busy and x264's default (frame-parallel, 1.5 threads a core) oversubscribes them:
-    on 2 cores, one x264 thread converts identity_b ~7% faster, at ~0.8 ms less CPU a frame, than the
-    default (benchmarks/convert.py). With the model on a GPU the cores are x264's: it chooses (0)."""
-    return max(1, (os.cpu_count() or 2) // 2) if device == "cpu" else 0
+def encoder_threads(device: str, pixels: int) -> int:
+    """x264's thread count (0: x264's own, 1.5 frame-parallel threads a core). Measured on 2 cores
+    with the model on the CPU, where the model, blending and decoding already keep both cores busy:
+    up to 1280x720, one x264 thread converts faster than x264's default (identity_b, 480p: 5-7% more
+    frames/s at ~0.8 ms less CPU a frame; two_people_720p: within the noise); at 1080p the default is
+    ~8% faster (street_crowd_1080p: frame threads pay off on tall frames). Elsewhere, x264 chooses."""
+    cores = os.cpu_count() or 2
+    return 1 if device == "cpu" and cores <= 2 and pixels <= 1280 * 720 else 0
 
 
 def _check_not_empty(run: _Run, sources: list[MediaSource], opt: ConvertOptions) -> None:
