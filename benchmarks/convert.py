@@ -21,6 +21,8 @@ Goal (issue 4): convert >= 0.6 x decode+encode frames/s on 2 cores with the lite
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import tempfile
 import time
 from collections.abc import Callable
@@ -118,8 +120,9 @@ def main() -> None:
                         "detected, --no-watermark": {"detect": True, "watermark": False}}
 
             def convert(kw: dict, p: Path = path, o: Path = out) -> int:
-                return facesmith.convert(p, model, o, overwrite=True, all_faces=True, crf=args.crf,
-                                         preset=args.preset, **kw)["frames"]
+                with contextlib.redirect_stderr(io.StringIO()):  # the --no-watermark warning, every round
+                    return facesmith.convert(p, model, o, overwrite=True, all_faces=True, crf=args.crf,
+                                             preset=args.preset, **kw)["frames"]
 
             runs: dict[str, Callable[[], int]] = {
                 "transcode": lambda p=path, o=out: transcode(p, o, args.preset, args.crf),
