@@ -142,14 +142,6 @@ def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> FaceMa
     return FaceMark(np.ascontiguousarray(pattern[lo:hi, lo:hi]), invert_matrix(matrix), amp)
 
 
-def embed_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> np.ndarray:
-    """Watermark one face of a BGR uint8 frame in place (`plan_face`, then add it); returns the
-    per-bit amplitudes used."""
-    mark = plan_face(frame, points, bits)
-    add_to_bgr(frame, mark)
-    return mark.amplitudes
-
-
 # The same value added to Cr and Cb is, in BGR, the value times this vector (OpenCV's YCrCb->BGR:
 # B = Y + 1.773 Cb', G = Y - 0.714 Cr' - 0.344 Cb', R = Y + 1.403 Cr').
 _BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
