@@ -223,11 +223,12 @@ class VideoWriter:
     def _to_yuv_frame(self, stored: np.ndarray) -> av.VideoFrame:
         # a view of the array, not a copy (0.12 ms at 480p, with the GIL held): reformat reads it once.
         # One reformatter for the whole video: `frame.reformat` builds a new SwsContext every frame,
-        # which took half of the conversion's 1.3 ms at 480p.
+        # which took half of the conversion's 1.3 ms at 480p. One thread, the caller's: swscale's
+        # slice threads only add hand-offs (Orientation.to_bgr).
         frame = av.VideoFrame.from_numpy_buffer(stored, format="bgr24")
         return self._to_yuv.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
                                      dst_colorspace=self.src.colour["colorspace"] or None,
-                                     dst_color_range=self.src.colour["color_range"] or None)
+                                     dst_color_range=self.src.colour["color_range"] or None, threads=1)
 
     def _encode(self, frame: av.VideoFrame) -> None:
         self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
