@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -117,11 +118,11 @@ def test_interrupted_convert_leaves_nothing(model: Path, monkeypatch: pytest.Mon
     real_write = writer_module.VideoWriter.write
     calls = []
 
-    def write(self: writer_module.VideoWriter, image: np.ndarray, time: float) -> None:
+    def write(self: writer_module.VideoWriter, image: np.ndarray, time: float, marks: Any = ()) -> None:
         calls.append(time)
         if len(calls) == 40:
             raise KeyboardInterrupt
-        real_write(self, image, time)
+        real_write(self, image, time, marks)
 
     monkeypatch.setattr(writer_module.VideoWriter, "write", write)
     with pytest.raises(KeyboardInterrupt):

@@ -218,6 +218,60 @@ def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.n
     assert (reading > 0.5 * watermark.TARGET).all()
 
 
+@pytest.mark.parametrize("colour", ["bt601-limited", "bt709-limited", "bt601-full"])
+@pytest.mark.parametrize("turn", [(False, False, False), (True, True, False)])
+def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple[np.ndarray, np.ndarray],
+                                                               colour: str, turn: tuple[bool, bool, bool]) -> None:
+    """The video writer adds a face's mark to the U and V planes after the colour conversion (and
+    after turning the frame back to its stored orientation). Decoded, that must read as the mark
+    added in BGR first, for any colour matrix and range; with BT.601 it is the same picture up to
+    rounding (with BT.709 the BGR path also moves luma a little, which nothing reads)."""
+    from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
+
+    from facesmith.convert.writer import _TO_YUV, planes_of, probe_chroma_gains
+    from facesmith.media.orientation import Orientation
+
+    space, full = {"bt601-limited": (None, False), "bt709-limited": (Colorspace.ITU709, False),
+                   "bt601-full": (None, True)}[colour]
+    colour_range = ColorRange.JPEG if full else ColorRange.MPEG
+    orientation = Orientation(*turn)
+
+    def to_yuv(bgr: np.ndarray) -> av.VideoFrame:  # as the writer converts it
+        frame = av.VideoFrame.from_numpy_buffer(np.ascontiguousarray(bgr), format="bgr24")
+        return VideoReformatter().reformat(frame, format="yuv420p", interpolation=_TO_YUV, dst_colorspace=space,
+                                           dst_color_range=colour_range)
+
+    def stored(upright_bgr: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(orientation.to_stored(upright_bgr))
+
+    image, points = real_face
+    bits = payload.encode(FINGERPRINT)
+    mark = watermark.plan_face(image, points, bits)
+    in_bgr = image.copy()
+    watermark.add_to_bgr(in_bgr, mark)
+    expected = to_yuv(stored(in_bgr))
+    frame = to_yuv(stored(image))
+    unmarked = [p.copy() for p in planes_of(frame)]
+    _, u, v = planes_of(frame)
+    watermark.add_to_chroma(u, v, mark, probe_chroma_gains(to_yuv),
+                            orientation.stored_from_upright(image.shape[1], image.shape[0]))
+    got, want = planes_of(frame), planes_of(expected)
+    assert np.array_equal(got[0], unmarked[0])  # luma untouched
+    for name, g, w, before in zip("UV", got[1:], want[1:], unmarked[1:], strict=True):
+        changed = w != before
+        assert np.abs(w.astype(np.int16) - before)[changed].mean() > 1.2, name  # the comparison is not vacuous
+        if space is None:
+            diff = np.abs(g.astype(np.int16) - w)
+            assert diff.max() <= 3 and diff[changed].mean() < 0.5, (name, diff.max(), diff[changed].mean())
+    sign = 2.0 * bits - 1.0
+    got_reading = watermark.read_face(orientation.to_bgr(frame), points) * sign
+    want_reading = watermark.read_face(orientation.to_bgr(expected), points) * sign
+    # each bit reads about as strongly either way (the chroma path a little stronger: it skips the 4:2:0
+    # conversion's filtering of the pattern), and every bit well above zero
+    assert np.abs(got_reading - want_reading).mean() < 0.2 and got_reading.mean() >= want_reading.mean() - 0.1
+    assert got_reading.min() > 0.75 * watermark.TARGET
+
+
 def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tuple[np.ndarray, np.ndarray]) -> None:
     """The 8-bit fixed-point add-back equals adding the warped float pattern (within one level), and
     changes no pixel outside the footprint of the square the pattern can reach."""

@@ -72,3 +72,21 @@ def test_colour_range_is_decoded_and_written_back(tmp_path: Path, color_range: i
             tags.append(next(container.decode(video=0)).color_range)
     assert tags[1] == tags[0]  # full range stays tagged full; limited stays limited (or unspecified)
     assert (tags[0] == 2) == (color_range == 2)
+
+
+@pytest.mark.parametrize("turn", [(t, x, y) for t in (False, True) for x in (False, True) for y in (False, True)])
+def test_orientation_turns_back_pictures_and_points(turn: tuple[bool, bool, bool]) -> None:
+    """`to_stored` undoes `to_bgr`'s turn, and `stored_from_upright` sends each upright pixel where
+    `to_stored` puts it (the writer puts watermarks into stored chroma planes with it)."""
+    from facesmith.media.orientation import Orientation
+
+    orientation = Orientation(*turn)
+    stored = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)  # 6 wide, 4 high, all pixels distinct
+    upright = orientation.to_bgr(av.VideoFrame.from_ndarray(stored, format="bgr24"))
+    assert np.array_equal(orientation.to_stored(upright), stored)
+    h, w = upright.shape[:2]
+    m = orientation.stored_from_upright(w, h)
+    for y in range(h):
+        for x in range(w):
+            sx, sy = (m @ (x, y, 1.0)).round().astype(int)
+            assert np.array_equal(stored[sy, sx], upright[y, x]), (x, y)

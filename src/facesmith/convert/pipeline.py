@@ -187,16 +187,15 @@ class _Run:
 
         def finish(job: FrameJob, faces: list[Any]) -> None:
             t0 = time.perf_counter()
-            # in place: blending already changed the frame; frames come in order
-            image = self.marker.mark(job.image, faces, copy=False, follows_previous=True)
+            marks = self.marker.plan(job.image, faces, follows_previous=True)  # frames come in order
             self.swapper.stats.mark_seconds += time.perf_counter() - t0
-            write(job, image)
+            write(job, job.image, marks)
             self.frames += 1
             bar.update(1)
 
-        # Each frame is watermarked right after its faces are blended, on the same thread, while the
-        # face regions are still in that core's cache (measured: ~8% more frames/s than a separate
-        # watermark thread, which read them back from memory).
+        # Each frame's watermark is planned right after its faces are blended, on the same thread,
+        # while the face regions are still in that core's cache (measured: ~8% more frames/s than a
+        # separate watermark thread, which read them back from memory); `write` adds it.
         def blend_batch(inferred: Any) -> None:
             self.swapper.paste(inferred, finish)
             bar.set_postfix_str(f"{self.swapper.stats.faces_swapped} faces swapped", refresh=False)
@@ -316,6 +315,7 @@ def _auto_direction(facesets: dict[str, Path], hashes: list[str]) -> str:
 def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan: OutputPlan,
                  fingerprint: str, opt: ConvertOptions) -> dict[str, Any]:
     from .. import provenance
+    from ..provenance.watermark import add_to_bgr
 
     info = probe_video(sources[0].path) if sources[0].kind == "video" else None
     total = info.frame_count if info else len(sources)
@@ -325,10 +325,15 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
                                       metadata=provenance.container_metadata(fingerprint),
                                       container_options=provenance.container_options(),
                                       threads=encoder_threads(run.swapper.device.type, info.width * info.height if info else 0))
-            write = lambda job, image: writer.write(image, job.time)  # noqa: E731
+            # the marks go into the chroma planes of the encoded frame (VideoWriter.write)
+            write = lambda job, image, marks: writer.write(image, job.time, marks)  # noqa: E731
         else:
             writer = staging.image_writer(sources[0])
-            write = lambda job, image: staging.write_image(writer, job, image)  # noqa: E731
+
+            def write(job: FrameJob, image: Any, marks: list[Any]) -> None:
+                for mark in marks:  # in place: blending already changed this frame, convert owns it
+                    add_to_bgr(image, mark)
+                staging.write_image(writer, job, image)
         try:
             for source, sha in zip(sources, hashes, strict=True):
                 faces = run.faces_for(source, sha)

@@ -19,10 +19,10 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import cv2
@@ -33,7 +33,11 @@ from ..errors import InputError, OutputError
 
 # media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
 from ..media.orientation import Orientation, _display_matrix
+from ..provenance.watermark import add_to_chroma, chroma_gains
 from .names import PRESETS
+
+if TYPE_CHECKING:
+    from ..provenance.watermark import FaceMark
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
@@ -154,18 +158,23 @@ class VideoWriter:
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
+        self._mark_gains: tuple[float, float] | None = None
         self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
         self._thread.start()
 
     # --- producer side ---------------------------------------------------------------------
-    def write(self, image: np.ndarray, time: float) -> None:
+    def write(self, image: np.ndarray, time: float, marks: Sequence[FaceMark] = ()) -> None:
         """Convert one upright BGR frame to the file's YUV here, in the caller's thread, and queue it
         for the encoder. (The encoding thread is the pipeline's critical path: the conversion, 0.6 ms
-        at 480p, is better done by whichever thread has the time.) Call from one thread at a time."""
+        at 480p, is better done by whichever thread has the time.) `marks`, the watermarks of the
+        frame's faces, go into its U and V planes right after the conversion (`add_to_chroma`: a
+        quarter of the pixels a BGR add-back touches). Call from one thread at a time."""
         self._check()
         frame = self._to_yuv_frame(self._to_stored(image))
+        if marks:
+            self._add_marks(frame, marks, image.shape)
         frame.pts = self.src.pts(time)
         frame.time_base = self.src.time_base
         while True:
@@ -220,15 +229,25 @@ class VideoWriter:
                 while True:
                     self._queue.get_nowait()
 
-    def _to_yuv_frame(self, stored: np.ndarray) -> av.VideoFrame:
+    def _to_yuv_frame(self, stored: np.ndarray, reformatter: VideoReformatter | None = None) -> av.VideoFrame:
         # a view of the array, not a copy (0.12 ms at 480p, with the GIL held): reformat reads it once.
         # One reformatter for the whole video: `frame.reformat` builds a new SwsContext every frame,
         # which took half of the conversion's 1.3 ms at 480p. One thread, the caller's: swscale's
         # slice threads only add hand-offs (Orientation.to_bgr).
         frame = av.VideoFrame.from_numpy_buffer(stored, format="bgr24")
-        return self._to_yuv.reformat(frame, format="yuv420p", interpolation=_TO_YUV,
-                                     dst_colorspace=self.src.colour["colorspace"] or None,
-                                     dst_color_range=self.src.colour["color_range"] or None, threads=1)
+        return (reformatter or self._to_yuv).reformat(frame, format="yuv420p", interpolation=_TO_YUV,
+                                                      dst_colorspace=self.src.colour["colorspace"] or None,
+                                                      dst_color_range=self.src.colour["color_range"] or None,
+                                                      threads=1)
+
+    def _add_marks(self, frame: av.VideoFrame, marks: Sequence[FaceMark], upright: tuple[int, ...]) -> None:
+        if self._mark_gains is None:
+            probe = VideoReformatter()  # the video's own reformatter keeps its size
+            self._mark_gains = probe_chroma_gains(lambda bgr: self._to_yuv_frame(bgr, probe))
+        turn = self.src.orientation.stored_from_upright(upright[1], upright[0])
+        _, u, v = planes_of(frame)
+        for mark in marks:
+            add_to_chroma(u, v, mark, self._mark_gains, turn)
 
     def _encode(self, frame: av.VideoFrame) -> None:
         self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
@@ -237,12 +256,8 @@ class VideoWriter:
         self.frames += 1
 
     def _to_stored(self, image: np.ndarray) -> np.ndarray:
-        """Undo media.video's turn (flips, then transpose: each is its own inverse) and pad to even."""
-        o = self.src.orientation
-        if o.flip_x or o.flip_y:
-            image = cv2.flip(image, -1 if o.flip_x and o.flip_y else (1 if o.flip_x else 0))
-        if o.transpose:
-            image = cv2.transpose(image)
+        """Undo media.video's turn and pad to even."""
+        image = self.src.orientation.to_stored(image)
         if self.padded:
             h, w = image.shape[:2]
             image = cv2.copyMakeBorder(image, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
@@ -269,6 +284,32 @@ class VideoWriter:
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
+
+
+def probe_chroma_gains(to_yuv: Callable[[np.ndarray], av.VideoFrame]) -> tuple[float, float]:
+    """`watermark.chroma_gains` for a writer, probed through its conversion to YUV (`to_yuv`) and
+    the decoder's conversion back to BGR (`to_ndarray`, as media.video decodes; it reads the colour
+    matrix and range that the conversion tagged the frame with)."""
+    rng = np.random.default_rng(0)
+    frame = to_yuv(rng.integers(60, 196, (64, 64, 3), dtype=np.uint8))
+    step = 16
+    _, u, v = planes_of(frame)
+    decoded = [frame.to_ndarray(format="bgr24")]
+    for plane in (u, v):
+        plane += step  # the probe's U and V stay well inside 16..240: nothing wraps around
+        decoded.append(frame.to_ndarray(format="bgr24"))
+        plane -= step
+    return chroma_gains(*decoded, step=float(step))
+
+
+def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Writable (height, width) uint8 views of a yuv420p frame's Y, U and V planes."""
+    views = []
+    for plane in frame.planes:
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        views.append(rows[:plane.height, :plane.width])
+    y, u, v = views
+    return y, u, v
 
 
 class ImageSequenceWriter:

@@ -50,9 +50,38 @@ class Orientation:
         image = frame.to_ndarray(format="bgr24", threads=1)
         if self.transpose:
             image = cv2.transpose(image)
-        if self.flip_x or self.flip_y:
-            image = cv2.flip(image, -1 if self.flip_x and self.flip_y else (1 if self.flip_x else 0))
+        if self._flip_code is not None:
+            image = cv2.flip(image, self._flip_code)
         return np.ascontiguousarray(image)
+
+    def to_stored(self, image: np.ndarray) -> np.ndarray:
+        """An upright image turned back the way the source stores its pictures (`to_bgr` undone:
+        mirror first, then transpose; each is its own inverse)."""
+        if self._flip_code is not None:
+            image = cv2.flip(image, self._flip_code)
+        if self.transpose:
+            image = cv2.transpose(image)
+        return image
+
+    def stored_from_upright(self, width: int, height: int) -> np.ndarray:
+        """2x3 taking pixels of an upright image (width x height) to the pixels `to_stored` puts them on."""
+        m = np.eye(3)
+        if self.flip_x:
+            m = np.array([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ m
+        if self.flip_y:
+            m = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, height - 1.0], [0.0, 0.0, 1.0]]) @ m
+        if self.transpose:
+            m = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]) @ m
+        return m[:2]
+
+    @property
+    def _flip_code(self) -> int | None:
+        """cv2.flip's code for this mirroring (-1 both axes, 1 columns, 0 rows), None for none."""
+        if self.flip_x and self.flip_y:
+            return -1
+        if self.flip_x or self.flip_y:
+            return 1 if self.flip_x else 0
+        return None
 
 
 def _display_matrix(frame: VideoFrame) -> np.ndarray | None:

@@ -63,10 +63,12 @@ class Marker:
             progress.warn("--no-watermark: swapped faces are NOT watermarked in the pixels; the output "
                           "still carries the synthetic-media metadata and the signed C2PA manifest")
 
-    def _plan(self, frame_bgr: np.ndarray, faces: list[np.ndarray],
-              follows_previous: bool) -> list[watermark.FaceMark]:
+    def plan(self, frame_bgr: np.ndarray, faces: list[np.ndarray],
+             follows_previous: bool = False) -> list[watermark.FaceMark]:
         """The watermark of each face (68x2 landmarks in frame pixels) of this frame, all measured on
-        the frame before any of them is added. Empty when watermarking is off."""
+        the frame before any of them is added, and not yet in any pixel: the video writer adds them to
+        the frame's chroma planes (`watermark.add_to_chroma`), `mark` to the BGR frame. Empty when
+        watermarking is off. `follows_previous`: as for `mark`."""
         previous = self._carried if follows_previous else []
         self._carried = []
         if not self.enabled:
@@ -86,7 +88,7 @@ class Marker:
         `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames).
         `follows_previous`: this frame comes right after the last one marked (a video in order), so
         a face there may reuse its last re-fit (REFIT_EVERY, STEADY)."""
-        marks = self._plan(frame_bgr, faces, follows_previous)
+        marks = self.plan(frame_bgr, faces, follows_previous)
         if not marks:
             return frame_bgr
         in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
