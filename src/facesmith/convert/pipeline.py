@@ -261,7 +261,7 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
     if direction == "auto":
         direction = _auto_direction(facesets, hashes)
     swapper = FaceSwapper(model, direction, opt.blend(), device, opt.precision)
-    fingerprint = provenance.model_fingerprint(model_dir)
+    fingerprint = provenance.fingerprint_of(model.weights_sha256)
     marker = provenance.Marker(fingerprint, enabled=opt.watermark)
     target_side, other = direction[0], direction[-1]
     candidates = [Path(opt.alignments)] if opt.alignments else [

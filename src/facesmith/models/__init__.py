@@ -45,6 +45,7 @@ class SwapModel(nn.Module):
         if unknown:
             raise InputError(f"model {self.name!r} has no option(s) {sorted(unknown)}; it has {sorted(self.DEFAULTS)}")
         self.config: dict[str, Any] = {"model": self.name, **self.DEFAULTS, **cfg}
+        self.weights_sha256 = ""  # of the model.safetensors it was loaded from, verified (load_model)
         if self.config["size"] not in self.SIZES:
             raise InputError(f"model {self.name!r} supports sizes {list(self.SIZES)}, not {self.config['size']}")
 
@@ -100,6 +101,7 @@ def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, d
     except RuntimeError as e:
         raise InputError(f"checkpoint {ckpt.path} does not fit model {ckpt.config['model']!r} "
                          f"({str(e).splitlines()[0][:200]})") from None
+    model.weights_sha256 = ckpt.state["files"]["model.safetensors"]  # load_checkpoint checked the file against it
     return model.to(device).eval(), ckpt.config
 
 

@@ -33,4 +33,10 @@ def model_fingerprint(model_dir: str | Path) -> str:
     with open(path, "rb") as f:
         while block := f.read(1 << 20):
             digest.update(block)
-    return digest.hexdigest()[:FINGERPRINT_HEX]
+    return fingerprint_of(digest.hexdigest())
+
+
+def fingerprint_of(weights_sha256: str) -> str:
+    """The fingerprint of weights whose SHA-256 (hex) is already known: a loaded model's
+    `weights_sha256`, verified as it was loaded (so convert does not hash the file twice)."""
+    return weights_sha256[:FINGERPRINT_HEX]
