@@ -185,7 +185,7 @@ def test_marker_refits_every_frame_while_the_swapped_face_wanders(monkeypatch: p
     def wandering(self: Marker, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         calls.append(1)
         self.refits += 1
-        return points + (3.0 if len(calls) % 2 else -3.0)  # the crop jumps ~2 px between re-fits
+        return points + (5.0 if len(calls) % 2 else -5.0)  # the crop jumps ~3 px between re-fits
 
     monkeypatch.setattr(marker_module.Marker, "_refit", wandering)
     wobbly = Marker(FINGERPRINT)
