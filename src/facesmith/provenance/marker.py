@@ -82,19 +82,17 @@ class Marker:
             self.faces_marked += 1
         return marks
 
-    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], copy: bool = True,
-             follows_previous: bool = False) -> np.ndarray:
+    def mark(self, frame_bgr: np.ndarray, faces: list[np.ndarray], follows_previous: bool = False) -> np.ndarray:
         """The frame with each face (68x2 landmarks in frame pixels) watermarked; unchanged if none.
 
-        The input array is not modified (a marked copy is returned when there is a face), unless
-        `copy=False`: then a C-contiguous uint8 frame is marked in place (convert owns its frames).
-        `follows_previous`: this frame comes right after the last one marked (a video in order), so
-        a face there may reuse its last re-fit (REFIT_EVERY, STEADY)."""
+        The input array is not modified: a marked copy is returned when there is a face (convert,
+        which owns its frames, uses `plan` and adds the marks itself). `follows_previous`: this frame
+        comes right after the last one marked (a video in order), so a face there may reuse its last
+        re-fit (REFIT_EVERY, STEADY)."""
         marks = self.plan(frame_bgr, faces, follows_previous)
         if not marks:
             return frame_bgr
-        in_place = not copy and frame_bgr.dtype == np.uint8 and frame_bgr.flags.c_contiguous
-        out = frame_bgr if in_place else np.array(frame_bgr, np.uint8, copy=True, order="C")
+        out = np.array(frame_bgr, np.uint8, copy=True, order="C")
         for mark in marks:
             watermark.add_to_bgr(out, mark)
         return out
