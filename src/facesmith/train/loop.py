@@ -27,7 +27,9 @@ import torch
 from .. import progress
 from ..atomic import check_writable_dir
 from ..errors import FacesmithError, InputError
+from ..guards import guard_output_folder
 from ..models import create_model, model_class
+from ..models.checkpoint_schema import check_resumable
 from . import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
 from .data import load_faceset
@@ -42,6 +44,7 @@ def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
+@guard_output_folder("model folder", folder="model_dir", inputs=("faceset_a", "faceset_b"))
 def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *, model: str | None = None,
           size: int | None = None, batch_size: int | None = None, iterations: int | None = None,
           minutes: float | None = None, device: str = "auto", seed: int | None = None, resume: bool | None = None,
@@ -78,6 +81,7 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
     if resume and ckpt is None:
         raise InputError(f"--resume: {model_dir} holds no checkpoint to resume from")
     if ckpt is not None and resume is not False:
+        check_resumable(ckpt.state, str(ckpt.path / "state.json"))
         config = ckpt.config
         want = {"model": model, "size": size or (model_options or {}).get("size")}
         have = {"model": config["model"], "size": config["model_options"]["size"]}
@@ -111,7 +115,10 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
         }
         start = 0
     seed, batch = int(config["seed"]), int(config["batch_size"])
-    weights, aug = LossWeights(**config["loss"]), AugmentConfig(**config["augment"])
+    try:
+        weights, aug = LossWeights(**config["loss"]), AugmentConfig(**config["augment"])
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{model_dir}: the checkpoint's loss or augmentation settings are malformed ({e})") from None
 
     # ---- model (initialised from the seed), optimizer, optional discriminator ----
     torch.manual_seed(seed)
@@ -133,10 +140,13 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
             if gan_net is not None and d_opt is not None:
                 gan_net.load_state_dict(ckpt.tensors["discriminator"])
                 ckpt_io.restore_optimizer(d_opt, ckpt.tensors["disc_optimizer"], ckpt.state["disc_optimizer"])
-        except (RuntimeError, KeyError, ValueError) as e:
+        except (RuntimeError, KeyError, ValueError, IndexError, TypeError) as e:
             raise InputError(f"checkpoint {ckpt.path} does not fit model {config['model']!r} at {size} px "
                              f"({str(e).splitlines()[0][:200]}); it comes from another model or size") from None
-        ckpt_io.set_rng_state(ckpt.state["rng"])
+        try:
+            ckpt_io.set_rng_state(ckpt.state["rng"])
+        except (RuntimeError, KeyError, ValueError, IndexError, TypeError, OverflowError) as e:
+            raise InputError(f"checkpoint {ckpt.path} has a malformed RNG state ({str(e)[:120]})") from None
     # channels_last: oneDNN (CPU) and cuDNN (GPU) both run these convs fastest in NHWC
     mem = torch.channels_last if dev.type in ("cpu", "cuda") else torch.contiguous_format
     net = net.to(dev, memory_format=mem)
