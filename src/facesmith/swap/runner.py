@@ -25,9 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import progress
-from ..atomic import check_writable_dir, write_json
+from .. import progress, schema
+from ..atomic import write_json
 from ..errors import InputError
+from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
 
 STATE_FORMAT = 1
@@ -57,6 +58,12 @@ def _device(device: str) -> str:
     return device
 
 
+_INPUT = schema.obj({}, {"path": schema.string(), "sha256": schema.string(128)})
+_STATE_FILE = schema.obj({}, {"source": _INPUT, "target": _INPUT, "model": schema.string(64),
+                              "stages": schema.mapping(schema.nullable(schema.obj(
+                                  {}, {"done": schema.boolean(), "summary": schema.obj({})})))})
+
+
 class _State:
     """WORKDIR/state.json: the inputs the folder belongs to and the stages finished."""
 
@@ -66,8 +73,8 @@ class _State:
         if not self.path.is_file():
             return
         try:
-            old = json.loads(self.path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            old = schema.validate(schema.loads(self.path.read_bytes(), str(self.path)), _STATE_FILE, str(self.path))
+        except (OSError, InputError) as e:
             raise InputError(f"{self.path} is unreadable ({e}); delete the work folder to start over") from None
         for key in ("source", "target"):
             if old.get(key, {}).get("sha256") != inputs[key]["sha256"]:
@@ -102,11 +109,6 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
-    import facesmith
-
-    from ..convert.output import plan_output
-    from ..train.checkpoint import describe, has_checkpoint
-
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
     if minutes is not None and minutes <= 0:
@@ -115,10 +117,28 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         raise InputError("--iterations must be at least 1")
     if every is not None and every < 1:
         raise InputError("--every must be 1 or more")
+    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
+    refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
+    refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
     dev = _device(device)
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
-    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
-    state = _State(workdir, inputs)
+    with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
+        state = _State(workdir, inputs)
+        return _run_stages(source, target, output, workdir, state, dev, model=model, minutes=minutes,
+                           iterations=iterations, every=every, batch_size=batch_size, save_every=save_every,
+                           size=size, overwrite=overwrite, model_options=model_options,
+                           convert_options=convert_options, started=started)
+
+
+def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *, model: str, minutes: float | None, iterations: int | None, every: int | None,
+                batch_size: int | None, save_every: int, size: int, overwrite: bool,
+                model_options: dict[str, Any] | None, convert_options: dict[str, Any],
+                started: float) -> dict[str, Any]:
+    import facesmith
+
+    from ..convert.output import plan_output
+    from ..train.checkpoint import describe, has_checkpoint
+
     budget = {"iterations": iterations} if iterations else {
         "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
     converted = state.get("convert")
@@ -131,7 +151,6 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         state.reopen("convert")  # other blending or encoding settings: convert again
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
-    check_writable_dir(workdir)
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
     report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
 
