@@ -37,6 +37,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..errors import InputError
+from .limits import check_pixels
 from .orientation import Orientation
 
 # Above this size probe_video trusts the container's own frame count instead of scanning packets.
@@ -172,7 +173,10 @@ def _open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
             "a video file; re-encode or re-download it"
         ) from None
     with container:
-        yield container, _video_stream(container, path)
+        stream = _video_stream(container, path)
+        # the stream header's size, before any frame is decoded (a small file can claim a huge picture)
+        check_pixels((stream.codec_context.width or 0, stream.codec_context.height or 0), path)
+        yield container, stream
 
 
 def _check_file(path: Path) -> None:
