@@ -90,6 +90,12 @@ class Encoder:
         self.stream.codec_context.thread_count = 1
         gop = str(max(1, round(rate)))  # a keyframe a second: a receiver that joins late starts soon
         self.stream.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency", "g": gop, "bf": "0"}
+        try:  # connects (a stream) and writes the header now: a receiver that is not there fails here
+            self.out.start_encoding()
+        except (av.FFmpegError, OSError) as e:
+            with contextlib.suppress(Exception):
+                self.out.close()
+            raise OutputError(f"cannot open the output {target}: {getattr(e, 'strerror', None) or e}") from None
         self.frames = self.dropped = 0
         self._last_pts = -1
         self._queue: queue.Queue[LiveFrame | None] = queue.Queue(2)

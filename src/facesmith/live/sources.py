@@ -110,18 +110,20 @@ def open_container(spec: SourceSpec) -> Any:
         if fmt == "v4l2" and not Path(what).exists():
             raise InputError(f"no camera at {what} (is it plugged in? `ls /dev/video*` lists the cameras)")
     else:
-        # little buffering: a live stream is shown as it comes, not a second later
-        what, fmt, options = spec.target, None, {"fflags": "nobuffer", "analyzeduration": "1000000"}
+        # one second of probing, not five: the stream is shown soon after it starts. (Not
+        # fflags=nobuffer: it throws the probed packets away, the first keyframe with them.)
+        what, fmt, options = spec.target, None, {"analyzeduration": "1000000"}
     try:
         return av.open(what, format=fmt, options=options, timeout=(spec.open_timeout, spec.stall_timeout))
     except (av.FFmpegError, OSError) as e:
-        raise InputError(f"cannot open {spec.label}: {_reason(e)}") from None
+        raise InputError(f"cannot open {spec.label}: {_reason(e, spec.open_timeout)}") from None
 
 
-def _reason(error: BaseException) -> str:
+def _reason(error: BaseException, waited: float) -> str:
+    """In words; PyAV's timeouts surface as FFmpeg's 'Immediate exit requested'."""
     text = getattr(error, "strerror", None) or str(error)
     if "Immediate exit" in text or isinstance(error, TimeoutError):
-        return "it sent nothing in time (timed out)"
+        return f"nothing came for {waited:g} s (timed out)"
     return text
 
 
@@ -149,7 +151,7 @@ def _container_frames(spec: SourceSpec, container: Any) -> Iterator[tuple[float,
                 seconds = time.monotonic() - started
             yield seconds, orientation.to_bgr(frame)
     except (av.FFmpegError, OSError) as e:
-        raise SourceLost(f"{spec.label} failed: {_reason(e)}") from None
+        raise SourceLost(f"{spec.label} stopped: {_reason(e, spec.stall_timeout)}") from None
 
 
 def _file_frames(spec: SourceSpec) -> Iterator[tuple[float, np.ndarray]]:
