@@ -23,7 +23,7 @@ from ..convert.blend import BlendSettings
 from ..convert.faces import DetectedFaces, FaceJob, FrameJob, IdentityGate
 from ..convert.names import MASKS
 from ..convert.swapper import FaceSwapper, load_swap_model
-from ..extract.identity import SAME_PERSON_THRESHOLD
+from ..face.identity import SAME_PERSON_THRESHOLD
 from .controls import Settings
 
 
