@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "verify": "facesmith.provenance.command",
     "faces": "facesmith.faceset.command",
     "evaluate": "facesmith.evaluate.command",
+    "live": "facesmith.live.command",
 }
 
 
