@@ -1,4 +1,5 @@
-"""One live run: capture thread -> one-frame slot -> swap on this thread -> every output.
+"""One live run: capture thread -> one-frame slot -> face thread -> one-frame slot -> swap on this
+thread -> every output.
 
     facesmith live -m models/ab -i /dev/video0 -o vcam -o out.mp4 -o preview:8080
 
@@ -27,6 +28,7 @@ from .. import progress
 from ..errors import InputError, OutputError
 from .controls import KEYS_HELP, Controls, Settings, TerminalKeys
 from .engine import LiveEngine
+from .facestage import FaceStage
 from .mailbox import Closed, LatestSlot
 from .preview import PreviewServer
 from .sinks import FileSink, OutputSpec, StreamSink, VirtualCameraSink, report_failure
@@ -149,6 +151,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     stop = threading.Event()
     slot = LatestSlot()
     capture = Capture(source, slot, stop, opt.reconnect)
+    faces = FaceStage(engine, slot, controls, stop)
     preview_spec = next((o for o in specs if o.kind == "preview"), None)
     preview = None
     if preview_spec is not None:
@@ -163,7 +166,8 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     try:
         with _stop_on_signals(stop):
             capture.start()
-            stopped = _loop(engine, controls, capture, slot, stop, outputs, stats, source, opt)
+            faces.start()
+            stopped = _loop(engine, controls, capture, faces, stop, outputs, stats, source, opt)
     except SourceLost:
         raise
     except BaseException:
@@ -175,6 +179,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
             keys.close()
         stats.end_line()
         capture.thread.join(source.open_timeout + source.stall_timeout + 1)
+        faces.thread.join(5)
         outputs.close(clean)
     return {
         "source": source.target, "source_kind": source.kind, "stopped": stopped, "reconnects": capture.reconnects,
@@ -186,7 +191,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     }
 
 
-def _loop(engine: LiveEngine, controls: Controls, capture: Capture, slot: LatestSlot, stop: threading.Event,
+def _loop(engine: LiveEngine, controls: Controls, capture: Capture, faces: FaceStage, stop: threading.Event,
           outputs: _Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> str:
     """Frames until something stops the run; returns why it stopped (SourceLost when it was lost)."""
     watchdog = source.open_timeout + source.stall_timeout + 3
@@ -197,30 +202,30 @@ def _loop(engine: LiveEngine, controls: Controls, capture: Capture, slot: Latest
         if opt.duration is not None and first_out is not None and time.monotonic() - first_out >= opt.duration:
             return "duration reached"
         try:
-            frame = slot.get(timeout=0.1)
+            item = faces.out.get(timeout=0.1)
         except Closed:
-            error = capture.error
+            error = faces.error or capture.error
             if isinstance(error, SourceLost) and outputs.opened:
                 raise SourceLost(f"{error}; the outputs were closed ({_recorded(outputs)})") from None
             if error is not None:
                 raise error from None
             return capture.ended or "source ended"
-        if frame is None:
+        dropped = faces.source.dropped
+        if item is None:
             silent = time.monotonic() - capture.last_frame_at
             if not capture.reconnecting and silent > watchdog and capture.thread.is_alive():
                 raise SourceLost(f"{source.label} sent no frame for {silent:.0f} s")
-            stats.maybe_print(capture.frames, slot.dropped, "waiting for the source")
+            stats.maybe_print(capture.frames, dropped, "waiting for the source")
             continue
-        _one_frame(engine, controls, frame, capture, outputs, stats, source, opt)
+        _one_frame(engine, controls, *item, capture, outputs, stats, source, opt)
         first_out = first_out or time.monotonic()
         state = "swap off" if not controls.snapshot().swap else f"{engine.swapper.stats.faces_swapped} faces swapped"
-        stats.maybe_print(capture.frames, slot.dropped, state)
+        stats.maybe_print(capture.frames, dropped, state)
 
 
-def _one_frame(engine: LiveEngine, controls: Controls, frame: LiveFrame, capture: Capture, outputs: _Outputs,
-               stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> None:
-    stages: dict[str, float] = {}
-    faces = engine.process(frame.index, frame.time, frame.image, controls.snapshot(), stages)
+def _one_frame(engine: LiveEngine, controls: Controls, frame: LiveFrame, found: list[Any], stages: dict[str, float],
+               capture: Capture, outputs: _Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> None:
+    faces = engine.swap(frame.index, frame.time, frame.image, found, controls.snapshot(), stages)
     if not outputs.opened:
         outputs.open(frame, source, capture.rate, engine, opt)
     t0 = time.perf_counter()
