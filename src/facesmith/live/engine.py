@@ -67,7 +67,7 @@ class LiveEngine:
         pay for loading the detector, the mesh the watermark re-fits and PyTorch's first call (they
         cost ~0.3 s: a dozen frames dropped at the start)."""
         from ..convert.swapper import SwapStats
-        from ..extract.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
+        from ..face.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
 
         frame = np.full((*shape, 3), 128, np.uint8)
         self.faces(0, frame, 0.0)  # the detector's first run
