@@ -160,7 +160,7 @@ exports = st.composite(export_with)() | json_values
 
 def state_target(state: Any) -> None:
     """load_checkpoint on a folder whose state.json is `state` (real safetensors beside it)."""
-    from facesmith.train import checkpoint as ckpt_io
+    from facesmith.models import checkpoint as ckpt_io
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "checkpoints" / "00000001"
@@ -188,7 +188,7 @@ def model_options_target(name: Any, options: Any) -> None:
 
 
 def safetensors_target(data: bytes) -> None:
-    from facesmith.train import checkpoint as ckpt_io
+    from facesmith.models import checkpoint as ckpt_io
 
     with tempfile.NamedTemporaryFile(suffix=".safetensors") as f:
         f.write(data)

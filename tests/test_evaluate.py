@@ -69,8 +69,14 @@ def test_unswapped_video_against_itself(capsys: pytest.CaptureFixture[str], tmp_
     assert s["background_psnr"] >= 99  # identical pixels: capped "infinite"
     assert s["temporal"]["landmark_jitter_target"] == s["temporal"]["landmark_jitter_swapped"] > 0
     assert s["marked"] is False  # the original is not a facesmith output
+    # the face itself: as detailed as itself, follows its own expression, identical in the face box
+    assert s["sharpness_ratio"] == 1.0 and s["face"]["sharpness_target"] > 50
+    assert s["mouth_correlation"] == 1.0 and s["eye_correlation"] == 1.0 and s["flicker_ratio"] == 1.0
+    assert s["face"]["face_psnr"] == 100.0 and s["face"]["face_ssim"] == 1.0 and s["face"]["frames"] > 550
+    assert s["face"]["eye_range_target"] > 0.005  # the target blinks: there is an expression to follow
     text = report.read_text()
-    assert len(re.findall(r'src="data:image/png;base64,', text)) == 5
+    assert len(re.findall(r'src="data:image/png;base64,', text)) == 8 + 4  # plots + crops at 100%
+    assert len(re.findall(r'<img class="crop"', text)) == 4
     assert "http://" not in text and "https://" not in text  # self-contained
 
 
@@ -88,9 +94,27 @@ def test_real_swap_moves_identity_towards_the_source(capsys: pytest.CaptureFixtu
     assert 0 < s["landmark_error"] < 0.3 and s["expression_pose"]["yaw_diff"]["mean"] < 10
     assert 35 < s["background_psnr"] < 99
     assert s["marked"] and s["provenance"]["watermark"]
+    # a 150-iteration model draws a smeared patch: less detail than the target, and the face box changed
+    assert 0 < s["sharpness_ratio"] < 0.8, s["face"]
+    assert s["face"]["face_psnr"] < 35 and s["face"]["face_ssim"] < 0.95
+    assert s["mouth_correlation"] is None or -1 <= s["mouth_correlation"] <= 1
+    assert s["flicker_ratio"] > 0
     rows = [r for r in s["frames"] if "source_distance" in r]
     assert len(rows) == 30 and all("target_distance" in r for r in rows)
     assert Path(s["report"]) == swapped.with_name("swapped.mp4.evaluate.html") and Path(s["report"]).is_file()
+
+
+def test_crops_are_written_at_full_size(tmp_path: Path) -> None:
+    faces_a, clip, swapped, _ = prepared()
+    s = facesmith.evaluate(clip, swapped, faces_a, frames=3, every=3, write_report=False, crops=tmp_path / "crops")
+    import cv2
+
+    assert len(s["crops"]) == 4
+    for path in s["crops"]:
+        pair = cv2.imread(path)
+        half = (pair.shape[1] - 4) // 2
+        assert pair.shape[0] > 100 and half > 100  # the face at its size in the 512x480 frame, not a thumbnail
+        assert not (pair[:, :half] == pair[:, half + 4:]).all()  # the swapped side differs from the target
 
 
 def test_bad_inputs_are_one_line_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

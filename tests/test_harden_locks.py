@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from facesmith.locking import LOCK_NAME
-from facesmith.train import checkpoint as ckpt_io
+from facesmith.models import checkpoint as ckpt_io
 
 from .harden_helpers import ENV, VIDEOS, copy_faceset, one_line_error, run_cli
 from .test_train import TINY, extracted_facesets

@@ -17,7 +17,8 @@ import sqlite3
 import sys
 from typing import Any
 
-from . import __version__, progress
+from . import progress
+from ._version import __version__
 from .errors import FacesmithError
 
 # subcommand name -> module (imported only when that subcommand runs, so `--help` stays fast)
@@ -30,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "verify": "facesmith.provenance.command",
     "faces": "facesmith.faceset.command",
     "evaluate": "facesmith.evaluate.command",
+    "live": "facesmith.live.command",
 }
 
 

@@ -38,12 +38,13 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--report", metavar="PATH", help="HTML report (default SWAPPED.evaluate.html)")
     p.add_argument("--no-report", dest="write_report", action="store_false", help="write no HTML report")
     p.add_argument("--overwrite", action="store_true", help="replace the report if it exists")
+    p.add_argument("--crops", metavar="DIR", help="also write the target|swapped face crops (100%%) as PNGs in DIR")
     return p
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     return evaluate(args.target, args.swapped, args.source, frames=args.frames, every=args.every,
-                    report=args.report, write_report=args.write_report, overwrite=args.overwrite)
+                    report=args.report, write_report=args.write_report, crops=args.crops, overwrite=args.overwrite)
 
 
 def _check_report(path: Path, inputs: list[tuple[str, Path]], overwrite: bool) -> None:
@@ -108,33 +109,42 @@ def _check_pair(target: Path, swapped: Path) -> tuple[Any, Any]:
 
 
 def _tracker() -> Any:
-    from ..extract.detect import create_detector
-    from ..extract.landmarks import create_landmarker
-    from ..extract.tracker import FaceTracker
+    from ..face.detect import create_detector
+    from ..face.landmarks import create_landmarker
+    from ..face.tracker import FaceTracker
 
     return FaceTracker(create_detector("blazeface"), create_landmarker("mesh"), video=True, smooth=False)
 
 
 def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every: int = 1,
-             report: Any = None, write_report: bool = True, overwrite: bool = False) -> dict[str, Any]:
+             report: Any = None, write_report: bool = True, crops: Any = None,
+             overwrite: bool = False) -> dict[str, Any]:
     """Measure SWAPPED against TARGET and SOURCE's identity; returns the summary (with per-frame rows)."""
     from .. import progress
-    from ..extract.identity import FaceEmbedder, face_distance
-    from ..extract.smoothing import landmark_jitter
+    from ..face.identity import FaceEmbedder, face_distance
+    from ..face.smoothing import landmark_jitter
     from ..media.video import iter_frames
     from ..provenance import verify
+    from .quality import CROPS, FaceQuality
 
     target, swapped, source = Path(target), Path(swapped), Path(source)
     if frames < 1 or every < 1:
         raise InputError("--frames and --every must be at least 1")
     info, _ = _check_pair(target, swapped)
     report_path = Path(report) if report else swapped.with_name(swapped.name + ".evaluate.html")
+    inputs = [("TARGET", target), ("SWAPPED", swapped), ("SOURCE_FACESET", source)]
     if write_report:
-        _check_report(report_path, [("TARGET", target), ("SWAPPED", swapped), ("SOURCE_FACESET", source)], overwrite)
+        _check_report(report_path, inputs, overwrite)
+    if crops:
+        from ..guards import refuse_overlap
+
+        refuse_overlap(Path(crops), inputs, "crops folder")  # PNGs in a faceset would pass for faces
     embedder = FaceEmbedder()
     source_centroid, source_faces = _source_centroid(source, embedder)
     wanted = np.arange(0, info.frame_count, every)
     sampled = set(wanted[_spread(len(wanted), frames)].tolist())
+    crop_at = set(wanted[_spread(len(wanted), CROPS + 2)[1:-1]].tolist())  # inner frames: faces settled
+    face_quality = FaceQuality()
     size = (info.width, info.height)
 
     track_t, track_s = _tracker(), _tracker()
@@ -176,6 +186,7 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
             run.luma_target.append(m.region_luma(gray_t, faces_t[i]))
             run.luma_swapped.append(m.region_luma(gray_s, faces_t[i]))  # the same region in both
             run.last_index = ft.index
+            face_quality.add(ft.image, fs.image, faces_t[i], faces_s[j], row, ft.index in crop_at)
             if ft.index in sampled:
                 embeds.append((len(rows), embedder.embed(ft.image, faces_t[i]),
                                embedder.embed(fs.image, faces_s[j])))
@@ -219,20 +230,25 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
         ok = [(x, w) for x, w in zip(v, weights, strict=True) if w and np.isfinite(x)]
         return round(float(np.average([x for x, _ in ok], weights=[w for _, w in ok])), 4) if ok else None
 
+    ft_, fs_ = weighted(flick_t), weighted(flick_s)
     temporal = {
         "landmark_jitter_target": round(landmark_jitter(runs_t), 5),
         "landmark_jitter_swapped": round(landmark_jitter(runs_s), 5),
-        "flicker_target": weighted(flick_t), "flicker_swapped": weighted(flick_s),
+        "flicker_target": ft_, "flicker_swapped": fs_,
+        "flicker_ratio": round(fs_ / ft_, 4) if ft_ and fs_ is not None else None,
         "frames_in_runs": int(sum(len(r.target) for r in finished)), "runs": len(finished),
     }
     matched = [r for r in rows if r["faces_matched"]]
     mark = verify([swapped])[0]
+    face = face_quality.summary(rows)
     summary: dict[str, Any] = {
         "target": str(target), "swapped": str(swapped), "source": str(source),
         "frames_evaluated": len(rows), "frames_with_faces": len(matched),
         "identity_source_nearer_share": identity["source_nearer_share"],
         "identity_nearer": identity["nearer"],
         "landmark_error": m.summarize([r["landmark_error"] for r in matched])["mean"],
+        "sharpness_ratio": face["sharpness_ratio"], "mouth_correlation": face["mouth_correlation"],
+        "eye_correlation": face["eye_correlation"], "flicker_ratio": temporal["flicker_ratio"],
         "background_psnr": round(m.psnr(bg_sse / bg_n if bg_n else 0.0), 3),
         "marked": mark["marked"],
         "identity": identity,
@@ -242,6 +258,7 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
             "pitch_diff": m.summarize([r["pitch_diff"] for r in matched]),
             "roll_diff": m.summarize([r["roll_diff"] for r in matched]),
         },
+        "face": face,
         "temporal": temporal,
         "background": {"psnr": round(m.psnr(bg_sse / bg_n if bg_n else 0.0), 3),
                        "per_frame": m.summarize([r["background_psnr"] for r in rows]),
@@ -250,14 +267,30 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
                        "metadata": bool(mark["metadata"]), "c2pa": bool(mark["c2pa"].get("present"))},
         "frames": rows,
     }
+    if crops:
+        summary["crops"] = _write_crops(Path(crops), face_quality.crops)
     if write_report:
         from ..atomic import remove_stale_parts, write_bytes
         from .report import render
 
         try:
             remove_stale_parts(report_path)
-            write_bytes(report_path, render(summary).encode())
+            write_bytes(report_path, render(summary, face_quality.crops).encode())
         except OSError as e:
             raise OutputError(f"cannot write the report {report_path}: {e.strerror or e}") from None
         summary["report"] = str(report_path)
     return summary
+
+
+def _write_crops(folder: Path, crops: list[tuple[int, np.ndarray]]) -> list[str]:
+    from ..atomic import check_writable_dir, write_bytes
+
+    check_writable_dir(folder)
+    paths = []
+    for index, image in crops:
+        ok, png = cv2.imencode(".png", image)
+        if ok:
+            path = folder / f"frame{index:06d}_target_swapped.png"
+            write_bytes(path, png.tobytes())
+            paths.append(str(path))
+    return paths

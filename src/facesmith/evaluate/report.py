@@ -90,7 +90,19 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
-def render(summary: dict[str, Any]) -> str:
+def _crops(crops: list[tuple[int, np.ndarray]]) -> list[str]:
+    """Target | swapped face crops at 100% (no scaling in the page: CSS pixels = image pixels)."""
+    out = []
+    for index, image in crops:
+        ok, png = cv2.imencode(".png", image)
+        if ok:
+            out.append(f"<p>frame {index}: target (left) | swapped (right)</p>"
+                       f'<img class="crop" width="{image.shape[1]}" height="{image.shape[0]}" alt="frame {index}" '
+                       f'src="data:image/png;base64,{base64.b64encode(png.tobytes()).decode()}">')
+    return out
+
+
+def render(summary: dict[str, Any], crops: list[tuple[int, np.ndarray]] | None = None) -> str:
     rows = summary["frames"]
     t = [r["time"] for r in rows]
     col = lambda key: [r.get(key) for r in rows]  # noqa: E731
@@ -108,22 +120,32 @@ def render(summary: dict[str, Any]) -> str:
                                                              "swapped": col("jitter_swapped")},
                   "inter-ocular distances"),
         line_plot("Background kept: PSNR outside the faces", t, {"PSNR": col("background_psnr")}, "dB"),
+        line_plot("Expression followed: mouth opening", t, {"target": col("mouth_target"),
+                                                           "swapped": col("mouth_swapped")}, "inter-ocular distances"),
+        line_plot("Expression followed: eye opening", t, {"target": col("eyes_target"),
+                                                         "swapped": col("eyes_swapped")}, "eye aspect ratio"),
+        line_plot("Detail: Laplacian variance in the face box", t, {"target": col("sharpness_target"),
+                                                                    "swapped": col("sharpness_swapped")}, "grey levels^2"),
     ]
     top = {k: summary[k] for k in ("target", "swapped", "source", "frames_evaluated", "frames_with_faces",
                                    "identity_source_nearer_share", "identity_nearer", "landmark_error",
+                                   "sharpness_ratio", "mouth_correlation", "eye_correlation", "flicker_ratio",
                                    "background_psnr", "marked")}
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>facesmith evaluate</title><style>",
         "body{font-family:sans-serif;margin:2em;max-width:960px}"
         "table{border-collapse:collapse;margin-bottom:1em}img{display:block;margin:1em 0}"
+        "img.crop{max-width:none;image-rendering:pixelated}"
         "th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}",
         "</style></head><body><h1>facesmith evaluate</h1>",
         f"<p>Background PSNR is capped at {summary['background']['psnr_identical']} dB (identical pixels). "
         "Landmark distances are in inter-ocular distances of the target face.</p>",
         _table("Summary", top), _table("Identity", summary["identity"]),
         _table("Expression and pose", summary["expression_pose"]),
+        _table("Face: detail, expression followed, full reference (face box, grey)", summary["face"]),
         _table("Temporal stability", summary["temporal"]),
         _table("Background", summary["background"]), _table("Provenance", summary["provenance"]),
+        "<h2>Faces at 100%</h2>", *_crops(crops or []),
         "<h2>Plots</h2>", *(_img(p, "plot") for p in plots),
         "<h2>Per frame</h2><details><summary>JSON</summary><pre>",
         html.escape(json.dumps(rows, indent=None)), "</pre></details></body></html>",

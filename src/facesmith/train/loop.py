@@ -28,9 +28,9 @@ from .. import progress
 from ..atomic import check_writable_dir
 from ..errors import FacesmithError, InputError
 from ..guards import guard_output_folder
+from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
 from ..models.checkpoint_schema import check_resumable
-from . import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
 from .data import load_faceset
 from .logs import CsvLog, EventWriter

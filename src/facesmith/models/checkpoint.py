@@ -34,8 +34,8 @@ from safetensors.torch import save as st_save
 
 from .. import atomic, schema
 from ..errors import InputError, OutputError
-from ..models.checkpoint_schema import check_state
 from ..safepaths import inside, rmtree_inside
+from .checkpoint_schema import check_state
 
 FORMAT = "facesmith-checkpoint"
 VERSION = 1
