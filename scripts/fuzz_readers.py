@@ -18,7 +18,9 @@ import traceback
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "src"), str(REPO)]
+# --src DIR fuzzes another source tree (e.g. an older commit's `git archive`) with the same targets
+_SRC = sys.argv[sys.argv.index("--src") + 1] if "--src" in sys.argv else str(REPO / "src")
+sys.path[:0] = [_SRC, str(REPO)]
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
@@ -82,6 +84,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=600, help="total time, split over the targets")
     parser.add_argument("--only", nargs="+", choices=sorted(TARGETS), help="fuzz these targets only")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--src", metavar="DIR", help="the facesmith source tree to fuzz (default: this one's src/)")
     args = parser.parse_args()
     names = args.only or list(TARGETS)
     results = []

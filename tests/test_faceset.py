@@ -86,7 +86,7 @@ def test_face_file_round_trip(tmp_path, suffix):
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
     aligned = aligned_mean_face(64)
     meta = {"size": 64, "landmarks": aligned.tolist(), "matrix": np.eye(2, 3).tolist(),
-            "mask": (mask_polygon(aligned) / 64).tolist(), "frame": 7, "name": "ünï"}
+            "mask": (mask_polygon(aligned) / 64).tolist(), "box": [0, 0, 64, 64], "frame": 7, "name": "ünï"}
     path = tmp_path / f"face{suffix}"
     write_face(path, image, meta)
     pixels, got = read_face(path)

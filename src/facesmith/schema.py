@@ -111,14 +111,14 @@ def points(n_min: int, n_max: int, dims: int = 2, lo: float = -1e7, hi: float = 
     slow = list_of(list_of(number(lo, hi), dims, dims), n_min, n_max)
 
     def check(v: Any, at: str) -> None:
-        if isinstance(v, list) and n_min <= len(v) <= n_max and all(
-                type(p) is list and len(p) == dims for p in v):
+        if type(v) is list and n_min <= len(v) <= n_max:
             try:
-                a = np.asarray(v, dtype=np.float64)
+                a = np.asarray(v)
             except (TypeError, ValueError, OverflowError):
                 a = None
-            if a is not None and all(type(x) in (int, float) for p in v for x in p) and \
-                    bool(np.isfinite(a).all()) and (a.size == 0 or (a.min() >= lo and a.max() <= hi)):
+            # numbers only (a string, null or ragged row gives another dtype or shape), finite, in range
+            if a is not None and a.dtype.kind in "iuf" and a.ndim == 2 and a.shape[1] == dims and (
+                    a.size == 0 or (bool(np.isfinite(a).all()) and a.min() >= lo and a.max() <= hi)):
                 return
         slow(v, at)  # says what is wrong (or accepts what the fast path was unsure of)
     return check
@@ -200,15 +200,16 @@ def validate(value: Any, spec: Spec, what: str) -> Any:
     return value
 
 
-def loads(text: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse JSON from a file, with a nesting limit; every failure is one SchemaError naming `what`."""
+def loads(text: str | bytes, what: str, max_depth: int | None = MAX_DEPTH) -> Any:
+    """Parse JSON from a file, with a nesting limit; every failure is one SchemaError naming `what`.
+    `max_depth=None`: no limit beyond the parser's own (for values a spec checks field by field)."""
     try:
         value = json.loads(text)
     except RecursionError:
         raise SchemaError(f"{what} is malformed (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError) as e:
         raise SchemaError(f"{what} is not valid JSON ({str(e)[:120]})") from None
-    if depth(value, max_depth + 1) > max_depth:
+    if max_depth is not None and depth(value, max_depth + 1) > max_depth:
         raise SchemaError(f"{what} is malformed (nested more than {max_depth} levels deep)")
     return value
 

@@ -122,6 +122,10 @@ class AlignmentsStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
             return db
+        if os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK):
+            # a plain connection that writes nothing: it removes the -wal/-shm files when it closes,
+            # which a read-only one cannot
+            return sqlite3.connect(self.path, isolation_level=None)
         uri = self.path.resolve().as_uri()
         try:
             db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import schema as s
-from .face_schema import FACE_META, FACE_META_DEPTH
+from .face_schema import FACE_META
 
 COLUMNS = {
     "meta": ("key", "value"),
@@ -53,7 +53,10 @@ def column(text: Any, spec: s.Spec, where: str, max_depth: int = STATE_DEPTH) ->
 
 
 def face_data(text: Any, where: str) -> dict[str, Any]:
-    return column(text, FACE_META, where, FACE_META_DEPTH)
+    """A face record (the spec bounds its nesting: convert checks every stored face it reads)."""
+    if not isinstance(text, (str, bytes)):
+        raise s.SchemaError(f"{where} is malformed (expected JSON text, found {type(text).__name__})")
+    return s.validate(s.loads(text, where, max_depth=None), FACE_META, where)
 
 
 def row(values: tuple[Any, ...], types: tuple[type | tuple[type, ...], ...], where: str) -> tuple[Any, ...]:

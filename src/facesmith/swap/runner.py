@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import progress, schema
 from ..atomic import write_json
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
 
@@ -118,6 +118,8 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     if every is not None and every < 1:
         raise InputError("--every must be 1 or more")
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
+    if not output.parent.is_dir():  # before the work folder beside it is made
+        raise OutputError(f"the folder {output.parent} does not exist; create it first or choose another output path")
     refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
     refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
     dev = _device(device)
