@@ -139,7 +139,7 @@ def live(model_dir: str, source: SourceSpec, outputs: list[OutputSpec], settings
     before = torch.get_num_threads()
     torch.set_num_threads(opt.threads or max(1, (os.cpu_count() or 2) // 2))
     try:
-        engine.warm_up()
+        engine.warm_up(identity=controls.snapshot().faces == "identity")
         return _run(engine, controls, source, outputs, opt)
     finally:
         torch.set_num_threads(before)
