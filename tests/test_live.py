@@ -32,9 +32,9 @@ import pytest
 
 from facesmith.cli import main
 from facesmith.errors import InputError
-from facesmith.extract.detect import create_detector
-from facesmith.extract.landmarks import create_landmarker, roi_from_landmarks
-from facesmith.extract.tracker import FaceTracker
+from facesmith.face.detect import create_detector
+from facesmith.face.landmarks import create_landmarker, roi_from_landmarks
+from facesmith.face.tracker import FaceTracker
 from facesmith.live.controls import Controls, Settings
 from facesmith.live.mailbox import Closed, LatestSlot
 from facesmith.media.video import iter_frames, probe_video

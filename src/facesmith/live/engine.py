@@ -24,7 +24,7 @@ from ..convert.blend import BlendSettings
 from ..convert.faces import DetectedFaces, FaceJob, FrameJob, IdentityGate
 from ..convert.names import MASKS
 from ..convert.swapper import FaceSwapper, load_swap_model
-from ..extract.identity import SAME_PERSON_THRESHOLD
+from ..face.identity import SAME_PERSON_THRESHOLD
 from .controls import Settings
 
 
@@ -70,7 +70,7 @@ class LiveEngine:
         if identity:
             _ = self._identity_gate().refs
         from ..convert.swapper import SwapStats
-        from ..extract.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
+        from ..face.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
 
         frame = np.full((*shape, 3), 128, np.uint8)
         self.faces(0, frame, 0.0)  # the detector's first run

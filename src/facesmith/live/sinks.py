@@ -171,7 +171,7 @@ class FileSink:
         metadata, options = provenance.container_metadata(fingerprint), provenance.container_options()
         try:
             if source.kind == "file":  # the source's own clock, orientation and audio (convert's writer)
-                from ..convert.writer import VideoWriter
+                from ..media.writer import VideoWriter
 
                 self.writer: Any = VideoWriter(self.staging, Path(source.target), crf=crf, preset=preset,
                                                metadata=metadata, container_options=options, threads=1)

@@ -102,10 +102,11 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
-    import facesmith
-
     from ..convert.output import plan_output
-    from ..train.checkpoint import describe, has_checkpoint
+    from ..convert.pipeline import convert as run_convert
+    from ..extract.pipeline import extract as run_extract
+    from ..models.checkpoint import describe, has_checkpoint
+    from ..train.loop import train as run_train
 
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
@@ -147,7 +148,7 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         report["stages"][name] = {"reused": False, **_flat(summary)}
 
     def extract(path: Path, folder: Path, label: str, step: int) -> dict[str, Any]:
-        summary = facesmith.extract([path], folder, every=step, max_faces=1, size=size).to_dict()
+        summary = run_extract([path], folder, every=step, max_faces=1, size=size).to_dict()
         if not summary.get("faces_in_faceset"):
             raise InputError(f"no face was found in {label} {path}; use footage where the face is clearly visible")
         return summary
@@ -159,15 +160,15 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
             progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
         if left is not None and left <= 0:
             return {**describe(model_dir), **budget}
-        summary = facesmith.train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
-                                  device=dev, batch_size=batch_size, save_every=save_every,
-                                  preview_every=max(100, save_every), model_options=model_options)
+        summary = run_train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
+                            device=dev, batch_size=batch_size, save_every=save_every,
+                            preview_every=max(100, save_every), model_options=model_options)
         return {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
 
     def convert() -> dict[str, Any]:
-        summary = facesmith.convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
-                                    overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
-                                    **convert_options)
+        summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
+                              overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                              **convert_options)
         return {**summary, "output": str(output), "settings": settings}
 
     step = every or _source_step(source)
