@@ -387,12 +387,14 @@ def test_network_stream_in_and_out(model: Path, clip: Path, capsys: pytest.Captu
     received: list = []
     receiver = receive(port_out, received)
     sender = serve_clip(f"tcp://127.0.0.1:{port_in}", clip, frames=75)
+    # only the trained identity's faces (dlib descriptors against the model's faceset B: identity_b)
     code, summary, err = run_cli(capsys, "live", "-m", model, "-i", f"tcp://127.0.0.1:{port_in}?listen=1",
-                                 "-o", f"tcp://127.0.0.1:{port_out}")
+                                 "-o", f"tcp://127.0.0.1:{port_out}", "--faces", "identity")
     sender.join(10)
     receiver.join(15)
     assert code == 0, err
     assert summary["source_kind"] == "stream" and summary["stopped"] == "source ended"
+    assert summary["settings"]["faces"] == "identity" and summary["frames_with_swap"] >= summary["frames_out"] - 5
     assert 60 <= summary["frames_in"] <= 75  # the stream's first frames may go to probing
     (out,) = summary["outputs"]
     assert out["frames"] == summary["frames_out"] - out["dropped"] > 30

@@ -139,7 +139,7 @@ def live(model_dir: str, source: SourceSpec, outputs: list[OutputSpec], settings
     before = torch.get_num_threads()
     torch.set_num_threads(opt.threads or max(1, (os.cpu_count() or 2) // 2))
     try:
-        engine.warm_up()
+        engine.warm_up(identity=controls.snapshot().faces == "identity")
         return _run(engine, controls, source, outputs, opt)
     finally:
         torch.set_num_threads(before)
@@ -163,24 +163,25 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     if keys is not None and keys.active:
         progress.log(f"live: {KEYS_HELP}")
     stopped, clean = "source ended", True
-    try:
-        with _stop_on_signals(stop):
+    # the handlers stay until every output is closed: a second Ctrl-C cannot cut a recording's finalizing
+    with _stop_on_signals(stop):
+        try:
             capture.start()
             faces.start()
             stopped = _loop(engine, controls, capture, faces, stop, outputs, stats, source, opt)
-    except SourceLost:
-        raise
-    except BaseException:
-        clean = False
-        raise
-    finally:
-        stop.set()
-        if keys is not None:
-            keys.close()
-        stats.end_line()
-        capture.thread.join(source.open_timeout + source.stall_timeout + 1)
-        faces.thread.join(5)
-        outputs.close(clean)
+        except SourceLost:
+            raise
+        except BaseException:
+            clean = False
+            raise
+        finally:
+            stop.set()
+            if keys is not None:
+                keys.close()
+            stats.end_line()
+            capture.thread.join(source.open_timeout + source.stall_timeout + 1)
+            faces.thread.join(5)
+            outputs.close(clean)
     return {
         "source": source.target, "source_kind": source.kind, "stopped": stopped, "reconnects": capture.reconnects,
         "outputs": outputs.closed, "failed_outputs": outputs.failed, "settings": controls.snapshot().as_dict(),
