@@ -105,7 +105,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
                                 lambda: stats.summary(capture.frames, slot.dropped, {}))
         progress.log(f"live: preview and controls at http://127.0.0.1:{preview.port}/")
     outputs = Outputs([o for o in specs if o.kind != "preview"], preview, stats)
-    keys = TerminalKeys(controls, progress.log) if opt.keys else None
+    keys = TerminalKeys(controls, lambda line: stats.say(f"live: {line}")) if opt.keys else None
     if keys is not None and keys.active:
         progress.log(f"live: {KEYS_HELP}")
     stopped, clean = "source ended", True
