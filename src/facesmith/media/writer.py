@@ -166,6 +166,7 @@ class VideoWriter:
         self._audio_tick = {i: float(self._input.streams[i].time_base or 0) for i in self._audio_map}
         self._audio = self._audio_packets() if self._audio_map else iter(())
         self._pending_audio: av.Packet | None = None
+        self._audio_end: float | None = None  # close(audio_until=...): where the copied audio stops
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
@@ -195,7 +196,10 @@ class VideoWriter:
             except queue.Full:
                 self._check()
 
-    def close(self) -> None:
+    def close(self, audio_until: float | None = None) -> None:
+        """Finish the file. `audio_until`: copy the source's audio only up to this time (the times
+        `write` takes; a recording stopped early), else all of it."""
+        self._audio_end = None if audio_until is None else self.src.pts(audio_until) * self.src.seconds_per_tick
         self._queue.put(None)
         self._thread.join()
         self._check()
@@ -233,7 +237,7 @@ class VideoWriter:
                 self._encode(item)
             for packet in self.video.encode(None):
                 self.out.mux(packet)
-            self._mux_audio_until(None)
+            self._mux_audio_until(self._audio_end)
         except BaseException as e:  # handed to the producer
             self._error = e
             with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
