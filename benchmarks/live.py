@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/live.py [--model-dir MODEL] [--seconds 10] [--repeat 2]
 
-The source is the first --seconds of identity_b.mp4 (one face) scaled to each size and encoded once
-(x264 veryfast, CRF 18) into a temporary file; the output is a recording (.mp4, x264 veryfast, the
+The source is the first --seconds of identity_b.mp4 (512x480, one face) scaled to the height of each
+size, its aspect kept (the face 1x at 480p, 1.5x at 720p, as a camera at that size would see it),
+pillarboxed with its edge pixels, and encoded once (x264 veryfast, CRF 18) into a temporary file; the output is a recording (.mp4, x264 veryfast, the
 default), so every run decodes, tracks, swaps, blends, watermarks and encodes. Variants, interleaved
 round by round (the machine is shared and its speed drifts), best of --repeat by fps out:
 - paced: the file at its own 30 fps (`--realtime`, the default): frames the loop cannot take in time
@@ -25,6 +26,7 @@ from typing import Any
 
 import av
 import cv2
+import numpy as np
 
 import facesmith
 from facesmith import progress
@@ -38,6 +40,16 @@ SIZES = [(640, 480), (1280, 720)]
 GOALS = {(640, 480): 30.0, (1280, 720): 25.0}
 
 
+def pillarboxed(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`image` scaled to the height of `size` (aspect kept), centred, the sides filled with its edges."""
+    w, h = size
+    scale = h / image.shape[0]
+    scaled = cv2.resize(image, (round(image.shape[1] * scale), h),
+                        interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    left = (w - scaled.shape[1]) // 2
+    return cv2.copyMakeBorder(scaled, 0, 0, left, w - scaled.shape[1] - left, cv2.BORDER_REPLICATE)
+
+
 def scaled_clip(out: Path, size: tuple[int, int], seconds: float) -> Path:
     with av.open(str(SHARED / "identity_b.mp4")) as src, av.open(str(out), "w") as dst:
         vin = src.streams.video[0]
@@ -47,7 +59,7 @@ def scaled_clip(out: Path, size: tuple[int, int], seconds: float) -> Path:
         for frame in src.decode(vin):
             if frame.time >= seconds:
                 break
-            image = cv2.resize(frame.to_ndarray(format="bgr24"), size, interpolation=cv2.INTER_AREA)
+            image = pillarboxed(frame.to_ndarray(format="bgr24"), size)
             new = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
             new.pts, new.time_base = frame.pts, frame.time_base
             dst.mux(enc.encode(new))
@@ -92,7 +104,7 @@ def main() -> None:
                     key = (size, label)
                     if key not in best or s["fps_out"] > best[key]["fps_out"]:
                         best[key] = s
-        print(f"identity_b, first {args.seconds:g} s scaled; lite model; recording to .mp4 (x264 veryfast); "
+        print(f"identity_b, first {args.seconds:g} s, scaled to the height; lite model; recording to .mp4 (x264 veryfast); "
               f"best of {args.repeat} by fps out. lat = capture -> outputs, ms; cpu = CPU ms per frame out")
         print(f"{'size':10} {'variant':18} {'fps out':>7} {'in':>4} {'out':>4} {'drop%':>6} {'p50':>6} {'p95':>6} "
               f"{'p99':>6} {'cpu':>6}  stages ms (faces/model/blend/mark/output)")

@@ -61,10 +61,13 @@ class LiveEngine:
     def has_identity(self) -> bool:
         return self.reference is not None
 
-    def warm_up(self, shape: tuple[int, int] = (480, 640)) -> None:
+    def warm_up(self, identity: bool = False, shape: tuple[int, int] = (480, 640)) -> None:
         """Run every step once on a made-up face in a grey frame, so that the first real frames do not
         pay for loading the detector, the mesh the watermark re-fits and PyTorch's first call (they
-        cost ~0.3 s: a dozen frames dropped at the start)."""
+        cost ~0.3 s: a dozen frames dropped at the start). `identity`: also embed the faceset's
+        reference faces now (~0.5 s) rather than on the first face."""
+        if identity:
+            _ = self._identity_gate().refs
         from ..engine.swapper import SwapStats
         from ..face.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
 
@@ -89,11 +92,14 @@ class LiveEngine:
             return found
         if which == "largest":
             return [max(found, key=lambda f: float(np.ptp(f.points[:, 0]) * np.ptp(f.points[:, 1])))]
+        return self._identity_gate().keep(image, found)
+
+    def _identity_gate(self) -> IdentityGate:
         if self._gate is None:
             assert self.reference is not None  # Controls refuses "identity" without a faceset
             progress.log(f"live: comparing faces with {self.reference} (identity)")
             self._gate = IdentityGate(self.reference, self.threshold)
-        return self._gate.keep(image, found)
+        return self._gate
 
     def find(self, index: int, time_s: float, image: np.ndarray, settings: Settings,
              stages: dict[str, float]) -> list[FaceJob]:
