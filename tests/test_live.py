@@ -491,5 +491,9 @@ def test_signal_mid_stream_leaves_a_playable_file(model: Path, clip: Path, tmp_p
     assert summary["stopped"] == "interrupted" and 0 < summary["frames_out"] < 90
     frames = decoded(str(out))
     assert len(frames) == summary["frames_out"]
+    with av.open(str(out)) as c:  # the source's audio, copied only as far as the video goes
+        video, audio = c.streams.video[0], c.streams.audio[0]
+        ends = [float((s.start_time + s.duration) * s.time_base) for s in (video, audio)]
+    assert abs(ends[0] - ends[1]) < 0.2, ends
     assert verify([out])[0]["c2pa"]["valid"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]

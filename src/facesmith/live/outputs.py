@@ -92,9 +92,10 @@ class Outputs:
     def drops(self) -> dict[str, int]:
         return {sink.name: sink.dropped for sink in self.sinks}
 
-    def close(self, clean: bool) -> None:
+    def close(self, clean: bool, complete: bool = True) -> None:
         """Send what was handed over, then close everything (clean: finish and finalize recordings;
-        else discard them). The first error is raised after all are closed."""
+        else discard them; `complete`: the source was played to its end). The first error is raised
+        after all are closed."""
         self._slot.close()
         if self.thread.is_alive():
             self.thread.join(30)
@@ -102,7 +103,7 @@ class Outputs:
         for sink in self.sinks:
             try:
                 if clean and error is None:
-                    self.closed.append(sink.close())
+                    self.closed.append(sink.close(complete) if isinstance(sink, FileSink) else sink.close())
                 else:
                     sink.abort()
             except BaseException as e:

@@ -108,7 +108,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     keys = TerminalKeys(controls, lambda line: stats.say(f"live: {line}")) if opt.keys else None
     if keys is not None and keys.active:
         progress.log(f"live: {KEYS_HELP}")
-    stopped, clean = "source ended", True
+    stopped, clean = "", True  # set when the loop returns
     # the handlers stay until every output is closed: a second Ctrl-C cannot cut a recording's finalizing
     with _stop_on_signals(stop):
         try:
@@ -127,7 +127,7 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
             stats.end_line()
             capture.thread.join(source.open_timeout + source.stall_timeout + 1)
             faces.thread.join(5)
-            outputs.close(clean)
+            outputs.close(clean, complete=stopped == "source ended")
     return {
         "source": source.target, "source_kind": source.kind, "stopped": stopped, "reconnects": capture.reconnects,
         "outputs": outputs.closed, "failed_outputs": outputs.failed, "settings": controls.snapshot().as_dict(),

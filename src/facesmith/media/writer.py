@@ -199,12 +199,15 @@ class VideoWriter:
             self._encoder.put(frame)
         self.frames_queued += 1
 
-    def close(self) -> None:
+    def close(self, audio_until: float | None = None) -> None:
+        """Finish the file. `audio_until`: copy the source's audio only up to this time (the times
+        `write` takes; a recording stopped early), else all of it (up to --end when trimming)."""
+        end = None if audio_until is None else self.src.pts(audio_until) * self.src.seconds_per_tick
         with _encoding_errors():
             self._encoder.close()
             for packet in self.video.encode(None):
                 self.out.mux(packet)
-            self._mux_audio_until(None)
+            self._mux_audio_until(end)
         try:
             self.out.close()
         except av.FFmpegError as e:
