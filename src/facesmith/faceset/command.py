@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import atomic, schema
 from ..errors import InputError, OutputError
+from ..face import SAME_PERSON_THRESHOLD
 from ..locking import folder_lock
 from .face_file import FACE_SUFFIXES
 from .tools import SORT_KEYS
@@ -39,11 +40,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      "first, others last; histogram: similar-looking faces together)")
     t.add_argument("--by", choices=SORT_KEYS, help="sort key")
     t.add_argument("--undo", action="store_true", help="remove the order prefixes again")
-    t.add_argument("--threshold", type=float, default=0.6, help="same-person distance for --by identity")
+    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD, help="same-person distance for --by identity")
 
     t = tool("filter", "keep only the person in the reference photos; move the others to _rejected/other_identity")
     t.add_argument("--ref", nargs="+", required=True, metavar="IMAGE", help="photos of the person to keep")
-    t.add_argument("--threshold", type=float, default=0.6,
+    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD,
                    help="identity distance under which a face matches --ref (default 0.6)")
     t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
 
@@ -85,7 +86,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run(args: argparse.Namespace, cmd: str, folder: Path) -> dict[str, Any]:
     from . import sheet, tools
-    from .store import STORE_NAME, AlignmentsStore
 
     if cmd == "sort":
         if args.undo:
@@ -107,29 +107,40 @@ def _run(args: argparse.Namespace, cmd: str, folder: Path) -> dict[str, Any]:
     if not folder.is_dir():
         raise InputError(f"faceset folder not found: {folder}")
     if cmd == "export":
-        output = Path(args.output)
-        if Path(os.path.realpath(output)).parent == Path(os.path.realpath(folder)) and (
-                output.name.startswith(STORE_NAME) or output.suffix.lower() in FACE_SUFFIXES):
-            raise OutputError(f"{output} is part of the faceset {folder}; export to a file outside it")
-        if output.exists() and not args.overwrite:
-            raise OutputError(f"{output} already exists; pass --overwrite to replace it")
-        if output.is_dir():
-            raise OutputError(f"{output} is a folder; give a file name")
-        with AlignmentsStore.in_folder(folder, create=False, readonly=True) as store:
-            data = store.export_dict()
-        try:
-            atomic.remove_stale_parts(output)
-            atomic.write_json(output, data)
-        except OSError as e:
-            raise OutputError(f"cannot write {args.output}: {e.strerror}") from None
-        faces = sum(len(fr["faces"]) for s in data["sources"] for fr in s["frames"])
-        return {"output": args.output, "sources": len(data["sources"]), "faces": faces}
-    # import
+        return _export(folder, Path(args.output), args.overwrite)
+    return _import(folder, Path(args.input))
+
+
+def _export(folder: Path, output: Path, overwrite: bool) -> dict[str, Any]:
+    """The store as JSON, never onto the faceset's own files nor over a file without --overwrite."""
+    from .store import STORE_NAME, AlignmentsStore
+
+    if Path(os.path.realpath(output)).parent == Path(os.path.realpath(folder)) and (
+            output.name.startswith(STORE_NAME) or output.suffix.lower() in FACE_SUFFIXES):
+        raise OutputError(f"{output} is part of the faceset {folder}; export to a file outside it")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} already exists; pass --overwrite to replace it")
+    if output.is_dir():
+        raise OutputError(f"{output} is a folder; give a file name")
+    with AlignmentsStore.in_folder(folder, create=False, readonly=True) as store:
+        data = store.export_dict()
     try:
-        data = schema.loads(Path(args.input).read_bytes(), f"alignments export {args.input}")
-    except FileNotFoundError:
-        raise InputError(f"alignments export not found: {args.input}") from None
+        atomic.remove_stale_parts(output)
+        atomic.write_json(output, data)
     except OSError as e:
-        raise InputError(f"cannot read {args.input} ({e.strerror or e})") from None
+        raise OutputError(f"cannot write {output}: {e.strerror}") from None
+    faces = sum(len(fr["faces"]) for s in data["sources"] for fr in s["frames"])
+    return {"output": str(output), "sources": len(data["sources"]), "faces": faces}
+
+
+def _import(folder: Path, source: Path) -> dict[str, Any]:
+    from .store import STORE_NAME, AlignmentsStore
+
+    try:
+        data = schema.loads(source.read_bytes(), f"alignments export {source}")
+    except FileNotFoundError:
+        raise InputError(f"alignments export not found: {source}") from None
+    except OSError as e:
+        raise InputError(f"cannot read {source} ({e.strerror or e})") from None
     with AlignmentsStore(folder / STORE_NAME) as store:
         return {"imported": store.import_dict(data), "faces_in_store": store.counts()["faces"]}

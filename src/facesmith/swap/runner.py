@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import progress, schema
 from ..atomic import write_json
+from ..devices import pick_device
 from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
@@ -46,16 +47,6 @@ def _fingerprint(path: Path, label: str) -> dict[str, Any]:
     for s in sources:
         digest.update(f"{s.path.name}\0{file_sha256(s.path)}\n".encode())
     return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
-
-
-def _device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
-    return device
 
 
 _INPUT = schema.obj({}, {"path": schema.string(), "sha256": schema.string(128)})
@@ -111,18 +102,13 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
-    if minutes is not None and minutes <= 0:
-        raise InputError("--minutes must be more than 0")
-    if iterations is not None and iterations < 1:
-        raise InputError("--iterations must be at least 1")
-    if every is not None and every < 1:
-        raise InputError("--every must be 1 or more")
+    _check_counts(minutes, iterations, every)
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
     if not output.parent.is_dir():  # before the work folder beside it is made
         raise OutputError(f"the folder {output.parent} does not exist; create it first or choose another output path")
     refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
     refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
-    dev = _device(device)
+    dev = pick_device(device)
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
     with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
         state = _State(workdir, inputs)
@@ -145,14 +131,8 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
 
     budget = {"iterations": iterations} if iterations else {
         "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
-    converted = state.get("convert")
-    ours = bool(converted and converted["summary"].get("output") == str(output))  # OUT is this folder's
-    trained = state.get("train")
-    if trained and not _budget_reached(trained["summary"], budget):
-        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
     settings = json.dumps(convert_options, sort_keys=True, default=str)
-    if converted and converted["summary"].get("settings") != settings:
-        state.reopen("convert")  # other blending or encoding settings: convert again
+    ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
@@ -189,7 +169,7 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
 
     def convert() -> dict[str, Any]:
         summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
-                              overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                              overwrite=overwrite or ours, device=dev,
                               **convert_options)
         return {**summary, "output": str(output), "settings": settings}
 
@@ -203,6 +183,27 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _check_counts(minutes: float | None, iterations: int | None, every: int | None) -> None:
+    if minutes is not None and minutes <= 0:
+        raise InputError("--minutes must be more than 0")
+    if iterations is not None and iterations < 1:
+        raise InputError("--iterations must be at least 1")
+    if every is not None and every < 1:
+        raise InputError("--every must be 1 or more")
+
+
+def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:
+    """Reopen the stages a re-run must do again; True when OUT was written by this work folder."""
+    converted = state.get("convert")
+    ours = bool(converted and converted["summary"].get("output") == str(output))
+    trained = state.get("train")
+    if trained and not _budget_reached(trained["summary"], budget):
+        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
+    if converted and converted["summary"].get("settings") != settings:
+        state.reopen("convert")  # other blending or encoding settings: convert again
+    return ours
 
 
 def _source_step(source: Path) -> int:
