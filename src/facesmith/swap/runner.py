@@ -27,6 +27,7 @@ from typing import Any
 
 from .. import progress
 from ..atomic import check_writable_dir, write_json
+from ..devices import pick_device
 from ..errors import InputError
 from ..media.inputs import expand_inputs, file_sha256
 
@@ -45,16 +46,6 @@ def _fingerprint(path: Path, label: str) -> dict[str, Any]:
     for s in sources:
         digest.update(f"{s.path.name}\0{file_sha256(s.path)}\n".encode())
     return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
-
-
-def _device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
-    return device
 
 
 class _State:
@@ -110,26 +101,15 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
 
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
-    if minutes is not None and minutes <= 0:
-        raise InputError("--minutes must be more than 0")
-    if iterations is not None and iterations < 1:
-        raise InputError("--iterations must be at least 1")
-    if every is not None and every < 1:
-        raise InputError("--every must be 1 or more")
-    dev = _device(device)
+    _check_counts(minutes, iterations, every)
+    dev = pick_device(device)
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
     state = _State(workdir, inputs)
     budget = {"iterations": iterations} if iterations else {
         "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
-    converted = state.get("convert")
-    ours = bool(converted and converted["summary"].get("output") == str(output))  # OUT is this folder's
-    trained = state.get("train")
-    if trained and not _budget_reached(trained["summary"], budget):
-        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
     settings = json.dumps(convert_options, sort_keys=True, default=str)
-    if converted and converted["summary"].get("settings") != settings:
-        state.reopen("convert")  # other blending or encoding settings: convert again
+    ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     check_writable_dir(workdir)
@@ -167,7 +147,7 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
 
     def convert() -> dict[str, Any]:
         summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
-                              overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                              overwrite=overwrite or ours, device=dev,
                               **convert_options)
         return {**summary, "output": str(output), "settings": settings}
 
@@ -181,6 +161,27 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _check_counts(minutes: float | None, iterations: int | None, every: int | None) -> None:
+    if minutes is not None and minutes <= 0:
+        raise InputError("--minutes must be more than 0")
+    if iterations is not None and iterations < 1:
+        raise InputError("--iterations must be at least 1")
+    if every is not None and every < 1:
+        raise InputError("--every must be 1 or more")
+
+
+def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:
+    """Reopen the stages a re-run must do again; True when OUT was written by this work folder."""
+    converted = state.get("convert")
+    ours = bool(converted and converted["summary"].get("output") == str(output))
+    trained = state.get("train")
+    if trained and not _budget_reached(trained["summary"], budget):
+        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
+    if converted and converted["summary"].get("settings") != settings:
+        state.reopen("convert")  # other blending or encoding settings: convert again
+    return ours
 
 
 def _source_step(source: Path) -> int:
