@@ -56,13 +56,13 @@ def fuzz(name: str, seconds: float) -> dict:
         target(*args)
 
     while time.monotonic() < deadline:
-        def timed(*args: object) -> None:
+        def timed(args: tuple) -> None:
             if time.monotonic() > deadline:
                 raise _TimeUp
             counted(*args)
 
         test = settings(max_examples=10**9, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck))(given(*strategies)(timed))
+                        suppress_health_check=list(HealthCheck))(given(st.tuples(*strategies))(timed))
         try:
             test()
         except _TimeUp:
