@@ -68,8 +68,11 @@ def fuzz(name: str, seconds: float) -> dict:
         except _TimeUp:
             break
         except Exception as e:  # a finding: hypothesis shrank it and re-raised
+            trace = "".join(traceback.format_exception(e))
+            if "_TimeUp" in trace:  # the deadline hit mid-example (hypothesis reports it as flaky)
+                break
             key = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
-            failures.setdefault(key, "".join(traceback.format_exception(e))[-1500:])
+            failures.setdefault(key, trace[-1500:])
             if len(failures) >= 5:
                 break
     return {"target": name, "seconds": seconds, "executions": runs, "failures": failures}
