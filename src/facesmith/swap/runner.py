@@ -26,10 +26,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import progress
-from ..atomic import check_writable_dir, write_json
+from .. import progress, schema
+from ..atomic import write_json
 from ..devices import pick_device
-from ..errors import InputError
+from ..errors import InputError, OutputError
+from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
 from .options import SwapOptions
 
@@ -50,6 +51,12 @@ def _fingerprint(path: Path, label: str) -> dict[str, Any]:
     return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
 
 
+_INPUT = schema.obj({}, {"path": schema.string(), "sha256": schema.string(128)})
+_STATE_FILE = schema.obj({}, {"source": _INPUT, "target": _INPUT, "model": schema.string(64),
+                              "stages": schema.mapping(schema.nullable(schema.obj(
+                                  {}, {"done": schema.boolean(), "summary": schema.obj({})})))})
+
+
 class _State:
     """WORKDIR/state.json: the inputs the folder belongs to and the stages finished."""
 
@@ -59,8 +66,8 @@ class _State:
         if not self.path.is_file():
             return
         try:
-            old = json.loads(self.path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            old = schema.validate(schema.loads(self.path.read_bytes(), str(self.path)), _STATE_FILE, str(self.path))
+        except (OSError, InputError) as e:
             raise InputError(f"{self.path} is unreadable ({e}); delete the work folder to start over") from None
         for key in ("source", "target"):
             if old.get(key, {}).get("sha256") != inputs[key]["sha256"]:
@@ -93,27 +100,39 @@ def swap(source: str | Path, target: str | Path, output: str | Path, **options: 
     """Run (or resume) the whole swap; returns a summary with one entry per stage. Options: the fields of
     SwapOptions (swap/options.py), and convert's blending and output options (ConvertOptions)."""
     opt, convert_options = _split_options(options)
-    workdir, model, minutes, iterations, every, batch_size, save_every, size, overwrite, model_options = (
-        opt.workdir, opt.model, opt.minutes, opt.iterations, opt.every, opt.batch_size, opt.save_every, opt.size,
-        opt.overwrite, opt.model_options)
+    started = time.monotonic()
+    source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
+    workdir = Path(os.path.abspath(opt.workdir)) if opt.workdir else output.with_name(output.stem + ".swap-work")
+    if not output.parent.is_dir():  # before the work folder beside it is made
+        raise OutputError(f"the folder {output.parent} does not exist; create it first or choose another output path")
+    refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
+    refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
+    dev = pick_device(opt.device)
+    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": opt.model}
+    with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
+        state = _State(workdir, inputs)
+        return _run_stages(source, target, output, workdir, state, dev, model=opt.model, minutes=opt.minutes,
+                           iterations=opt.iterations, every=opt.every, batch_size=opt.batch_size,
+                           save_every=opt.save_every, size=opt.size, overwrite=opt.overwrite,
+                           model_options=opt.model_options, convert_options=convert_options, started=started)
+
+
+def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *,
+                model: str, minutes: float | None, iterations: int | None, every: int | None,
+                batch_size: int | None, save_every: int, size: int, overwrite: bool,
+                model_options: dict[str, Any] | None, convert_options: dict[str, Any],
+                started: float) -> dict[str, Any]:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
     from ..models.checkpoint import describe, has_checkpoint
     from ..train.loop import train as run_train
 
-    started = time.monotonic()
-    source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
-    dev = pick_device(opt.device)
-    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
-    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
-    state = _State(workdir, inputs)
     budget = {"iterations": iterations} if iterations else {
         "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
     settings = json.dumps(convert_options, sort_keys=True, default=str)
     ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
-    check_writable_dir(workdir)
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
     report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
 
