@@ -34,6 +34,7 @@ from .data import load_faceset
 from .logs import CsvLog, EventWriter
 from .losses import LossWeights, face_loss, masked_ssim
 from .preview import loss_plot, preview_grid, write_png
+from .threads import ThreadGovernor
 
 CSV_FIELDS = ["iteration", "elapsed_s", "loss_a", "loss_b", "lr", "samples_per_s", "heldout_ssim_a", "heldout_ssim_b"]
 
@@ -250,6 +251,9 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
     rate = 0.0
     interrupted = False
     done = start
+    # a time budget on a shared CPU: keep the thread count that trains fastest now (train/threads.py)
+    threads_before = torch.get_num_threads()
+    governor = ThreadGovernor() if minutes and dev.type == "cpu" and world == 1 and threads_before > 1 else None
     try:
         for it, (ba, bb) in zip(range(start, end), loader, strict=False):
             ba = {k: v.to(dev, non_blocking=True, memory_format=mem) for k, v in ba.items()}
@@ -308,6 +312,8 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
             if done % save_every == 0:
                 save(done, last)
             bar.update(1)
+            if governor is not None:
+                governor.step()
             # stop together: in DDP every rank must agree, rank 0's clock decides
             want_stop = stop.is_set() or time.perf_counter() > deadline
             if world > 1:
@@ -323,6 +329,7 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
     finally:
         loader.close()
         bar.close()
+        torch.set_num_threads(threads_before)
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
 
@@ -349,4 +356,5 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
         "heldout_ssim_b": heldout_ssim(b_held, "b") if len(b_held) else None,
         "checkpoint": str(path) if path else None, "preview": str(model_dir / "preview.png"),
         "weights_sha256": params_hash, "device": str(dev), "world_size": world,
+        "threads": governor.describe() if governor else f"{threads_before} thread(s), fixed",
     }
