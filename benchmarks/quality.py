@@ -73,6 +73,17 @@ def figures(ev: dict, aa: dict) -> dict:
     }
 
 
+def measure(args: argparse.Namespace, wd: Path, model_dir: Path, held_clip: Path, out: Path, aa: Path,
+            tag: str) -> tuple[dict, dict]:
+    """evaluate the swap, then redraw the held-out source frames as the source and evaluate that."""
+    facesmith.convert(held_clip, model_dir, aa, direction="b2a", all_faces=True, overwrite=True)
+    ev = facesmith.evaluate(args.target, out, wd / "work" / "faces_source", frames=args.frames,
+                            report=wd / f"swap_{tag}.html", crops=wd / f"crops_{tag}")
+    ev_aa = facesmith.evaluate(held_clip, aa, wd / "work" / "faces_source", frames=5,
+                               report=wd / f"aa_{tag}.html", crops=wd / f"crops_aa_{tag}")
+    return ev, ev_aa
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=30.0, help="the base budget (the swap default: 30)")
@@ -84,6 +95,8 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=Path("/tmp/facesmith-quality"))
     p.add_argument("--frames", type=int, default=30, help="identity frames per evaluation (default 30)")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    p.add_argument("--without-upscaler", action="store_true",
+                   help="also convert and measure each budget's model without its upscaler (the lever's A/B)")
     args, swap_args = p.parse_known_args()
     options = json.loads(swap_args[0]) if swap_args else {}  # e.g. '{"model": "lite"}', for A/B runs
     wd = args.workdir
@@ -107,11 +120,7 @@ def main() -> None:
         cpu = cpu_seconds() - cpu0
         model_dir = wd / "work" / "model"
         info = describe(model_dir)
-        facesmith.convert(held_clip, model_dir, aa, direction="b2a", all_faces=True, overwrite=True)
-        ev = facesmith.evaluate(args.target, out, wd / "work" / "faces_source", frames=args.frames,
-                                report=wd / f"swap_{tag}.html", crops=wd / f"crops_{tag}")
-        ev_aa = facesmith.evaluate(held_clip, aa, wd / "work" / "faces_source", frames=5,
-                                   report=wd / f"aa_{tag}.html", crops=wd / f"crops_aa_{tag}")
+        ev, ev_aa = measure(args, wd, model_dir, held_clip, out, aa, tag)
         rate = (info["samples_seen"] or 0) / max(info["train_seconds"] or 1e-9, 1e-9)
         row = {"budget": budget, "cpu_minutes_swap_call": round(cpu / 60, 2),
                "wall_minutes": round((time.perf_counter() - t0) / 60, 2),
@@ -122,10 +131,23 @@ def main() -> None:
                **figures(ev, ev_aa)}
         results.append(row)
         print(json.dumps(row), flush=True)
+        up = model_dir / "upscaler"
+        if args.without_upscaler and up.is_dir():
+            off = model_dir.with_name("upscaler.off")  # convert finds no upscaler while it is moved aside
+            up.rename(off)
+            try:
+                plain_out, plain_aa = wd / f"swap_{tag}_noup.mp4", wd / f"aa_{tag}_noup.mp4"
+                facesmith.convert(args.target, model_dir, plain_out, direction="b2a",
+                                  alignments=str(wd / "work" / "faces_target"), overwrite=True)
+                ev, ev_aa = measure(args, wd, model_dir, held_clip, plain_out, plain_aa, tag + "_noup")
+            finally:
+                off.rename(up)
+            results.append({**row, "budget": {**budget, "upscaler": "off"}, **figures(ev, ev_aa)})
+            print(json.dumps(results[-1]), flush=True)
     print("\nbudget             " + " ".join(f"{k:>14}" for k, _, _ in GOALS) + "  aa_psnr aa_ssim aa_sharp")
     print("goal               " + " ".join(f"{op + str(v):>14}" for _, op, v in GOALS))
     for r in results:
-        label = " ".join(f"{k}={v:g}" for k, v in r["budget"].items())
+        label = " ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in r["budget"].items())
         cells = " ".join(f"{'-' if r[k] is None else format(r[k], '.3f'):>14}" for k, _, _ in GOALS)
         print(f"{label:<18} {cells}  {r['aa_face_psnr']:>7} {r['aa_face_ssim']:>7} {r['aa_sharpness']:>8}")
         print(f"{'':<18} {r['samples_seen']} samples in {r['train_seconds']:.0f} s = {r['samples_per_s']} "

@@ -21,7 +21,12 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--workdir", metavar="DIR", help="work folder for faces, model and progress "
                    "(default: OUT's name + .swap-work beside it)")
     t = p.add_argument_group("training")
-    t.add_argument("--model", default="lite", help="model: lite (default; CPU), original, hires (GPU)")
+    t.add_argument("--quality", choices=["draft", "good", "best"],
+                   help="draft (10 min on a CPU, model alone), good (default: 30 min, + per-identity upscaler x2), "
+                        "best (120 min, upscaler x4); --minutes alone picks the level from the minutes")
+    t.add_argument("--model", help="model: lite (default; CPU), liae, original, hires (GPU)")
+    t.add_argument("--upscale", type=int, choices=[0, 2, 4],
+                   help="per-identity upscaler factor, 0 for none (default: from the quality level)")
     stop = t.add_mutually_exclusive_group()
     stop.add_argument("--minutes", type=float, metavar="M",
                       help="total training time (default 30 on CPU, 8 on a CUDA GPU); re-running with more continues")
@@ -43,5 +48,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         raise InputError("--save-every must be at least 1")
     return swap(args.source, args.target, args.output, workdir=args.workdir, model=args.model, minutes=args.minutes,
+                quality=args.quality, upscale=args.upscale,
                 iterations=args.iterations, device=args.device, every=args.every, batch_size=args.batch_size,
                 save_every=args.save_every, overwrite=args.overwrite, **blend_kwargs(args))

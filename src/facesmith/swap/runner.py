@@ -29,10 +29,10 @@ from .. import progress
 from ..atomic import check_writable_dir, write_json
 from ..errors import InputError
 from ..media.inputs import expand_inputs, file_sha256
+from .plan import plan_swap
 
 STATE_FORMAT = 1
 STAGES = ("extract-source", "extract-target", "train", "convert")
-DEFAULT_MINUTES = {"cpu": 30.0, "cuda": 8.0, "mps": 15.0}
 SOURCE_FACES = 3000  # about how many frames of a SOURCE video are extracted by default
 
 
@@ -97,7 +97,8 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir: str | Path | None = None,
-         model: str = "lite", minutes: float | None = None, iterations: int | None = None, device: str = "auto",
+         model: str | None = None, minutes: float | None = None, iterations: int | None = None, device: str = "auto",
+         quality: str | None = None, upscale: int | None = None,
          every: int | None = None, batch_size: int | None = None, save_every: int = 250, size: int = 256,
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
@@ -116,11 +117,13 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     if every is not None and every < 1:
         raise InputError("--every must be 1 or more")
     dev = _device(device)
+    plan = plan_swap(dev, quality, minutes, iterations, model, upscale)
+    progress.log(f"plan: {plan.reason}")
+    model = plan.model
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
     state = _State(workdir, inputs)
-    budget = {"iterations": iterations} if iterations else {
-        "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
+    budget = {"iterations": iterations} if iterations else {"minutes": plan.minutes}
     converted = state.get("convert")
     ours = bool(converted and converted["summary"].get("output") == str(output))  # OUT is this folder's
     trained = state.get("train")
@@ -133,7 +136,7 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     check_writable_dir(workdir)
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
-    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
+    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {}}
 
     def run_stage(number: int, name: str, what: str, work: Callable[[], dict[str, Any]]) -> None:
         done = state.get(name)
@@ -158,11 +161,19 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         if done_s:
             progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
         if left is not None and left <= 0:
-            return {**describe(model_dir), **budget}
-        summary = facesmith.train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
-                                  device=dev, batch_size=batch_size, save_every=save_every,
-                                  preview_every=max(100, save_every), model_options=model_options)
-        return {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+            summary = describe(model_dir)
+        else:
+            summary = facesmith.train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
+                                      device=dev, batch_size=batch_size, save_every=save_every,
+                                      preview_every=max(100, save_every), model_options=model_options)
+        summary = {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+        if plan.upscale:
+            from ..train.upscale import train_upscaler
+
+            up = train_upscaler(model_dir, faces_a, scale=plan.upscale, minutes=plan.upscale_minutes,
+                                iterations=plan.upscale_iterations)
+            summary.update({f"upscaler_{k}": v for k, v in up.items()})
+        return summary
 
     def convert() -> dict[str, Any]:
         summary = facesmith.convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
@@ -176,7 +187,8 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: extract(target, faces_b, "TARGET", 1))
     budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
-    run_stage(3, "train", f"model {model} on {dev}, {budget_text} (Ctrl-C saves; re-run to resume)", train)
+    run_stage(3, "train", f"model {model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale else "")
+              + " (Ctrl-C saves; re-run to resume)", train)
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
