@@ -32,9 +32,9 @@ import av
 
 import facesmith
 from facesmith import progress
-from facesmith.convert.pipeline import _threaded
-from facesmith.convert.writer import VideoWriter
+from facesmith.media.threads import read_ahead
 from facesmith.media.video import iter_frames
+from facesmith.media.writer import VideoWriter
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 FILES = ["identity_b.mp4", "two_people_720p.mp4"]
@@ -60,7 +60,7 @@ def transcode(path: Path, out: Path, preset: str, crf: float) -> int:
 def decode_encode(path: Path, out: Path, preset: str, crf: float, threads: int = 0) -> int:
     writer = VideoWriter(out, path, crf=crf, preset=preset, threads=threads)
     n = 0
-    for fr in _threaded(iter_frames(path)):
+    for fr in read_ahead(iter_frames(path), depth=32):
         writer.write(fr.image, fr.time)
         n += 1
     writer.close()

@@ -24,10 +24,10 @@ import av
 import cv2
 import numpy as np
 
-from facesmith.extract.detect import Detection, create_detector
-from facesmith.extract.identity import SAME_PERSON_THRESHOLD, FaceEmbedder
-from facesmith.extract.imglab import detection_from_landmarks, read_imglab
-from facesmith.extract.landmarks import create_landmarker, roi_from_detection
+from facesmith.face.detect import Detection, create_detector
+from facesmith.face.identity import SAME_PERSON_THRESHOLD, FaceEmbedder
+from facesmith.face.imglab import detection_from_landmarks, read_imglab
+from facesmith.face.landmarks import create_landmarker, roi_from_detection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

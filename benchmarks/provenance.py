@@ -24,7 +24,7 @@ import numpy as np
 
 import facesmith
 from facesmith import progress
-from facesmith.extract.tracker import FaceTracker
+from facesmith.face.tracker import FaceTracker
 from facesmith.media.video import iter_frames
 from facesmith.provenance import Marker, finalize_file
 from facesmith.provenance.verify import FaceReader

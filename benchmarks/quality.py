@@ -28,7 +28,7 @@ import av
 
 import facesmith
 from facesmith.media.video import probe_video
-from facesmith.train.checkpoint import describe
+from facesmith.models.checkpoint import describe
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "video"
 HOLDOUT = 0.1  # the last tenth of SOURCE is held out for A->A

@@ -1,4 +1,4 @@
-"""Fit the face-mesh (468 vertices) -> iBUG-68 weights used by facesmith.extract.face_mesh.
+"""Fit the face-mesh (468 vertices) -> iBUG-68 weights used by facesmith.face.face_mesh.
 
 Each iBUG point j becomes an affine combination (weights sum to 1) of K mesh vertices near its
 nearest vertex, fitted by ridge least squares towards the nearest-vertex one-hot weights. Weights that
@@ -26,11 +26,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facesmith.extract.align import FLIP_68
-from facesmith.extract.detect import create_detector
-from facesmith.extract.face_mesh import MESH68_NEAREST, FaceMeshLandmarker
-from facesmith.extract.imglab import detection_from_landmarks, read_imglab
-from facesmith.extract.landmarks import roi_from_detection, roll_angle
+from facesmith.face.align import FLIP_68
+from facesmith.face.detect import create_detector
+from facesmith.face.face_mesh import MESH68_NEAREST, FaceMeshLandmarker
+from facesmith.face.imglab import detection_from_landmarks, read_imglab
+from facesmith.face.landmarks import roi_from_detection, roll_angle
 
 
 # iBUG-68 index of each point's mirror image (for the flip augmentation)

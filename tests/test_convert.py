@@ -24,7 +24,7 @@ import facesmith
 from facesmith.cli import main
 from facesmith.convert.faces import IdentityGate
 from facesmith.errors import OutputError
-from facesmith.extract.align import invert_matrix, transform_points
+from facesmith.face.align import invert_matrix, transform_points
 from facesmith.faceset.store import AlignmentsStore
 from facesmith.media.video import iter_frames, probe_video
 

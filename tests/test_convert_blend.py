@@ -10,7 +10,7 @@ import pytest
 from facesmith.convert.blend import COLOR_MATCHERS, BlendSettings, face_region, paste_face
 from facesmith.convert.faces import FaceJob, FrameJob, Smoother
 from facesmith.errors import InputError
-from facesmith.extract.align import (
+from facesmith.face.align import (
     aligned_mean_face,
     alignment_matrix,
     invert_matrix,

@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from facesmith.convert import writer as writer_module
+from facesmith.media import writer as writer_module
 from facesmith.media.video import probe_video
 
 from .test_convert import VIDEOS, cut_clip, run_cli, trained
@@ -118,11 +118,11 @@ def test_interrupted_convert_leaves_nothing(model: Path, monkeypatch: pytest.Mon
     real_write = writer_module.VideoWriter.write
     calls = []
 
-    def write(self: writer_module.VideoWriter, image: np.ndarray, time: float, marks: Any = ()) -> None:
+    def write(self: writer_module.VideoWriter, image: np.ndarray, time: float, hook: Any = None) -> None:
         calls.append(time)
         if len(calls) == 40:
             raise KeyboardInterrupt
-        real_write(self, image, time, marks)
+        real_write(self, image, time, hook)
 
     monkeypatch.setattr(writer_module.VideoWriter, "write", write)
     with pytest.raises(KeyboardInterrupt):

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from facesmith.errors import InputError
-from facesmith.extract.detect import (
+from facesmith.face.detect import (
     Detection,
     Detector,
     available_detectors,
     create_detector,
     register_detector,
 )
-from facesmith.extract.landmarks import create_landmarker, roi_from_detection
+from facesmith.face.landmarks import create_landmarker, roi_from_detection
 
 DETECTORS = ["blazeface", "dlib-hog"]
 
@@ -180,7 +180,7 @@ def test_detection_mapped() -> None:
 
 
 def test_ssd_anchors_match_mediapipe_layout() -> None:
-    from facesmith.extract.blazeface import ssd_anchors
+    from facesmith.face.blazeface import ssd_anchors
 
     back = ssd_anchors(256, [16, 32, 32, 32], [2, 2, 2, 2])
     full = ssd_anchors(192, [4], [1])
@@ -207,7 +207,7 @@ def test_quick_pass_finds_the_faces_of_small_frames(detectors: dict[str, Detecto
 
 def test_tracker_uses_the_quick_pass_only_while_tracking_one_face(identity_a: list[np.ndarray],
                                                                    two_people: list[np.ndarray]) -> None:
-    from facesmith.extract.tracker import FaceTracker
+    from facesmith.face.tracker import FaceTracker
 
     class Recording:
         name = "recording"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import facesmith
-from facesmith.extract.smoothing import landmark_jitter
+from facesmith.face.smoothing import landmark_jitter
 from facesmith.faceset import list_faces, read_face, read_face_meta
 from facesmith.faceset.store import AlignmentsStore
 
@@ -68,7 +68,7 @@ def test_faces_carry_their_metadata(identity_a_faces):
     assert meta["source"]["sha256"] and len(meta["landmarks"]) == 68
     assert abs(meta["time"] - meta["frame"] / 30) < 1e-3
     # landmarks and matrix agree with the pixels: the nose tip lands at the mean face's nose tip
-    from facesmith.extract.align import aligned_mean_face, transform_points
+    from facesmith.face.align import aligned_mean_face, transform_points
 
     nose = transform_points(np.array(meta["landmarks"]), np.array(meta["matrix"]))[30]
     assert np.linalg.norm(nose - aligned_mean_face(256)[30]) < 20

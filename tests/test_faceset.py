@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from facesmith.errors import InputError
-from facesmith.extract.align import (
+from facesmith.face.align import (
     FLIP_68,
     MEAN_FACE_68,
     aligned_mean_face,

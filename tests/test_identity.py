@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesmith.extract.detect import Detector, create_detector
-from facesmith.extract.identity import SAME_PERSON_THRESHOLD, FaceEmbedder, face_distance
-from facesmith.extract.landmarks import Landmarker, create_landmarker, roi_from_detection
+from facesmith.face.detect import Detector, create_detector
+from facesmith.face.identity import SAME_PERSON_THRESHOLD, FaceEmbedder, face_distance
+from facesmith.face.landmarks import Landmarker, create_landmarker, roi_from_detection
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,9 @@ import numpy as np
 import pytest
 
 from facesmith.errors import InputError
-from facesmith.extract.detect import Detection, create_detector
-from facesmith.extract.imglab import read_imglab
-from facesmith.extract.landmarks import (
+from facesmith.face.detect import Detection, create_detector
+from facesmith.face.imglab import read_imglab
+from facesmith.face.landmarks import (
     Landmarker,
     LandmarkResult,
     Roi,

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facesmith.extract.pose import _MODEL_3D, _MODEL_IDX, blur_score, head_pose
+from facesmith.face.pose import _MODEL_3D, _MODEL_IDX, blur_score, head_pose
 
 
 def _project(yaw: float, pitch: float, roll: float) -> np.ndarray:

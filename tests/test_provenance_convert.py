@@ -17,8 +17,8 @@ import pytest
 
 import facesmith
 from facesmith.cli import main
-from facesmith.extract.landmarks import roi_from_landmarks
-from facesmith.extract.tracker import FaceTracker
+from facesmith.face.landmarks import roi_from_landmarks
+from facesmith.face.tracker import FaceTracker
 from facesmith.media.video import iter_frames
 from facesmith.provenance import model_fingerprint, verify, watermark
 from facesmith.provenance.verify import FaceReader, decode_faces

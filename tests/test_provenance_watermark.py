@@ -36,7 +36,7 @@ FRAMES = 24  # ~2.4 s of identity_b at every 3rd frame: enough for 4 attacks in 
 
 
 def _faces(reader: FaceReader, image: np.ndarray) -> list[np.ndarray]:
-    from facesmith.extract.tracker import FaceTracker
+    from facesmith.face.tracker import FaceTracker
 
     return [f.points for f in FaceTracker(reader.detector, reader.landmarker, video=False).process(image, 0.0)]
 
@@ -228,8 +228,8 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
     rounding (with BT.709 the BGR path also moves luma a little, which nothing reads)."""
     from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
-    from facesmith.convert.writer import _TO_YUV, planes_of, probe_chroma_gains
     from facesmith.media.orientation import Orientation
+    from facesmith.media.writer import _TO_YUV, planes_of
 
     space, full = {"bt601-limited": (None, False), "bt709-limited": (Colorspace.ITU709, False),
                    "bt601-full": (None, True)}[colour]
@@ -253,7 +253,7 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
     frame = to_yuv(stored(image))
     unmarked = [p.copy() for p in planes_of(frame)]
     _, u, v = planes_of(frame)
-    watermark.add_to_chroma(u, v, mark, probe_chroma_gains(to_yuv),
+    watermark.add_to_chroma(u, v, mark, watermark.probe_chroma_gains(to_yuv),
                             orientation.stored_from_upright(image.shape[1], image.shape[0]))
     got, want = planes_of(frame), planes_of(expected)
     assert np.array_equal(got[0], unmarked[0])  # luma untouched
@@ -275,7 +275,7 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
 def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tuple[np.ndarray, np.ndarray]) -> None:
     """The 8-bit fixed-point add-back equals adding the warped float pattern (within one level), and
     changes no pixel outside the footprint of the square the pattern can reach."""
-    from facesmith.extract.align import alignment_matrix, invert_matrix
+    from facesmith.face.align import alignment_matrix, invert_matrix
     from facesmith.media.warp import source_rect
     from facesmith.provenance.watermark import _BGR_OF_CHROMA, add_to_bgr
 

@@ -19,7 +19,7 @@ import pytest
 import facesmith
 from facesmith.errors import InputError, OutputError
 from facesmith.media.video import probe_video
-from facesmith.train import checkpoint as ckpt_io
+from facesmith.models import checkpoint as ckpt_io
 
 from .test_convert import TINY, VIDEOS, cut_clip, packets
 

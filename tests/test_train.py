@@ -23,8 +23,8 @@ from safetensors.torch import load_file
 
 import facesmith
 from facesmith.errors import InputError, OutputError
+from facesmith.models import checkpoint as ckpt_io
 from facesmith.models import load_model
-from facesmith.train import checkpoint as ckpt_io
 from facesmith.train.logs import _masked
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from facesmith.faceset import read_face, write_face
-from facesmith.train import checkpoint as ckpt_io
+from facesmith.models import checkpoint as ckpt_io
 
 from .test_train import VIDEOS, extracted_facesets
 

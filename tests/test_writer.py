@@ -9,8 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from facesmith.convert.writer import VideoWriter
 from facesmith.media.video import iter_frames
+from facesmith.media.writer import VideoWriter
 
 SIDE = 64
 

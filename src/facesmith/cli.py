@@ -15,7 +15,8 @@ import signal
 import sys
 from typing import Any
 
-from . import __version__, progress
+from . import progress
+from ._version import __version__
 from .errors import FacesmithError
 
 # subcommand name -> module (imported only when that subcommand runs, so `--help` stays fast)

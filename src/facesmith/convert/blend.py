@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..extract.align import invert_matrix, transform_points
+from ..face.align import invert_matrix, transform_points
 from .names import COLORS, MASKS
 
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .names import COLORS, MASKS, PRESETS
+from ..media.encoding import PRESETS
+from .names import COLORS, MASKS
 
 
 def add_blend_options(p: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import progress
-from ..extract.align import alignment_matrix, mask_polygon, transform_points
+from ..face.align import alignment_matrix, mask_polygon, transform_points
 from ..faceset import face_landmarks, list_faces, read_face
 from ..faceset.store import AlignmentsStore
 
@@ -97,9 +97,9 @@ class DetectedFaces:
     """The extractor's tracker; `video=False` treats every call as an unrelated photo."""
 
     def __init__(self, video: bool, detector: str = "blazeface", landmarker: str = "mesh"):
-        from ..extract.detect import create_detector
-        from ..extract.landmarks import create_landmarker
-        from ..extract.tracker import FaceTracker
+        from ..face.detect import create_detector
+        from ..face.landmarks import create_landmarker
+        from ..face.tracker import FaceTracker
 
         self.tracker = FaceTracker(create_detector(detector), create_landmarker(landmarker), video=video)
 
@@ -133,7 +133,7 @@ class IdentityGate:
     @property
     def refs(self) -> np.ndarray:
         if self._refs is None:
-            from ..extract.identity import FaceEmbedder
+            from ..face.identity import FaceEmbedder
 
             self.embedder = FaceEmbedder()
             picks = np.unique(np.linspace(0, len(self.files) - 1, min(self.n_refs, len(self.files))).round().astype(int))

@@ -3,4 +3,3 @@
 
 MASKS = ("auto", "hull", "learned", "both")
 COLORS = ("reinhard", "histogram", "seamless", "none")  # the registry in blend.py holds exactly these
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")

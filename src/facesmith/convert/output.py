@@ -21,7 +21,7 @@ import numpy as np
 from ..atomic import check_writable_dir
 from ..errors import OutputError
 from ..media.inputs import MediaSource
-from .writer import CONTAINERS, ImageSequenceWriter, write_image_file
+from ..media.writer import CONTAINERS, ImageSequenceWriter, write_image_file
 
 IMAGE_OUT = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 FOLDER_MARK = ".facesmith-output"  # a folder convert wrote (and may therefore replace)

@@ -28,17 +28,17 @@ from typing import Any
 
 from .. import progress
 from ..errors import InputError
-from ..extract.identity import SAME_PERSON_THRESHOLD
+from ..face.identity import SAME_PERSON_THRESHOLD
+from ..media.encoding import PRESETS
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
+from ..media.threads import Worker, read_ahead
 from ..media.video import iter_frames, probe_video
+from ..media.writer import VideoWriter, writer_summary
 from .blend import BlendSettings
 from .faces import DetectedFaces, FrameJob, IdentityGate, Smoother, StoredFaces, usable_alignments
-from .names import PRESETS
 from .output import OutputPlan, plan_output
-from .stages import Worker
 from .swapper import FaceSwapper, load_swap_model
-from .writer import VideoWriter, writer_summary
 
 
 @dataclass(frozen=True)
@@ -123,12 +123,6 @@ def _facesets(config: dict[str, Any], model_dir: Path) -> dict[str, Path]:
     return out
 
 
-def _threaded(frames: Iterator[Any]) -> Iterator[Any]:
-    from ..extract.pipeline import _threaded as threaded  # the extractor's decode-ahead thread
-
-    return threaded(frames, depth=32)
-
-
 class _Run:
     """One convert: the faces source per target file, the gate, the batches, the writer."""
 
@@ -162,7 +156,7 @@ class _Run:
             yield self._job(0, 0.0, image, faces, source.path.name)
             return
         # one decoder thread: the least CPU per frame, and the model, blending and encoding want the cores
-        for fr in _threaded(iter_frames(source.path, threads=1)):
+        for fr in read_ahead(iter_frames(source.path, threads=1), depth=32):
             yield self._job(fr.index, fr.time, fr.image, faces, "")
 
     def _job(self, index: int, time_s: float, image: Any, faces: Any, name: str) -> FrameJob:
@@ -325,8 +319,9 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
                                       metadata=provenance.container_metadata(fingerprint),
                                       container_options=provenance.container_options(),
                                       threads=encoder_threads(run.swapper.device.type, info.width * info.height if info else 0))
-            # the marks go into the chroma planes of the encoded frame (VideoWriter.write)
-            write = lambda job, image, marks: writer.write(image, job.time, marks)  # noqa: E731
+            # the marks go into the chroma planes of the encoded frame (through the writer's frame hook)
+            chroma = provenance.watermark.ChromaMarks(writer.yuv_conversion())
+            write = lambda job, image, marks: writer.write(image, job.time, chroma.hook(marks))  # noqa: E731
         else:
             writer = staging.image_writer(sources[0])
 

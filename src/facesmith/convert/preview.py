@@ -16,10 +16,10 @@ from .. import progress
 from ..media.images import read_image
 from ..media.inputs import MediaSource
 from ..media.video import probe_video, read_frame_at
+from ..media.writer import write_image_file
 from .faces import DetectedFaces, FrameJob, StoredFaces
 from .output import OutputPlan
 from .swapper import side_by_side
-from .writer import write_image_file
 
 SHEET_WIDTH = 1600
 

@@ -1,6 +1,6 @@
 """The model side of convert: cut each face the way training saw it, run the model in batches, blend.
 
-Training fed the model the central `coverage` of the extracted crop resized to `size` (train/data.py
+Training fed the model the central `coverage` of the extracted crop resized to `size` (face/align.py
 `crop_box`); `model_matrix` maps frame pixels straight onto that view, so a face is warped once.
 """
 
@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..extract.align import invert_matrix, transform_points, warp_face
+from ..face.align import crop_box, invert_matrix, transform_points, warp_face
 from ..media.warp import warp_crop
-from ..train.data import crop_box
 from .blend import BlendSettings, paste_face
 from .faces import FaceJob, FrameJob
 

@@ -91,9 +91,9 @@ def _check_pair(target: Path, swapped: Path) -> tuple[Any, Any]:
 
 
 def _tracker() -> Any:
-    from ..extract.detect import create_detector
-    from ..extract.landmarks import create_landmarker
-    from ..extract.tracker import FaceTracker
+    from ..face.detect import create_detector
+    from ..face.landmarks import create_landmarker
+    from ..face.tracker import FaceTracker
 
     return FaceTracker(create_detector("blazeface"), create_landmarker("mesh"), video=True, smooth=False)
 
@@ -102,8 +102,8 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
              report: Any = None, write_report: bool = True, crops: Any = None) -> dict[str, Any]:
     """Measure SWAPPED against TARGET and SOURCE's identity; returns the summary (with per-frame rows)."""
     from .. import progress
-    from ..extract.identity import FaceEmbedder, face_distance
-    from ..extract.smoothing import landmark_jitter
+    from ..face.identity import FaceEmbedder, face_distance
+    from ..face.smoothing import landmark_jitter
     from ..media.video import iter_frames
     from ..provenance import verify
     from .quality import CROPS, FaceQuality

@@ -12,8 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..extract.align import mask_polygon
-from ..extract.pose import head_pose
+from ..face.align import mask_polygon
+from ..face.pose import head_pose
 
 PSNR_IDENTICAL = 100.0  # dB reported when the compared pixels are identical (the true value is infinite)
 MATCH_IOU = 0.3  # boxes of a target face and a swapped face overlapping this much are the same face

@@ -6,17 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import InputError
-
-
-def _time(value: str) -> float:
-    """Seconds, or [[H:]M:]S like 1:05.5."""
-    try:
-        seconds = 0.0
-        for part in value.split(":"):
-            seconds = seconds * 60 + float(part)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time: {value!r} (use seconds or M:S)") from None
-    return seconds
+from ..options import parse_time
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -31,8 +21,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FACESET_DIR", help="faceset folder (created if needed)")
     p.add_argument("--size", type=int, default=256, help="side of the aligned face in pixels, 64..1024 (default 256)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="process every Nth frame (default 1)")
-    p.add_argument("--start", type=_time, help="start time in a video (seconds or M:S)")
-    p.add_argument("--end", type=_time, help="end time in a video (seconds or M:S)")
+    p.add_argument("--start", type=parse_time, help="start time in a video (seconds or M:S)")
+    p.add_argument("--end", type=parse_time, help="end time in a video (seconds or M:S)")
     p.add_argument("--min-size", type=int, default=0, metavar="PX", help="skip faces smaller than PX pixels")
     p.add_argument("--max-faces", type=int, default=0, metavar="N", help="keep at most the N largest faces per frame")
     p.add_argument("--ref", nargs="+", default=[], metavar="IMAGE", help="keep only the person in these photos")
@@ -54,8 +44,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.list_detectors:
-        from .detect import available_detectors
-        from .landmarks import available_landmarkers
+        from ..face.detect import available_detectors
+        from ..face.landmarks import available_landmarkers
 
         return {"detectors": available_detectors(), "landmarkers": available_landmarkers()}
     if not args.output:

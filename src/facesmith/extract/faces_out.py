@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ..face.align import alignment_matrix, mask_polygon, rasterize_mask, transform_points, warp_face
+from ..face.pose import blur_score, head_pose
 from ..faceset import write_face
-from .align import alignment_matrix, mask_polygon, rasterize_mask, transform_points, warp_face
-from .pose import blur_score, head_pose
 
 
 def face_prefix(source: Path, sha256: str) -> str:

@@ -10,8 +10,6 @@ atomically but without an fsync each; the filesystem is flushed once just before
 from __future__ import annotations
 
 import dataclasses
-import queue
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -24,15 +22,16 @@ import numpy as np
 from .. import progress
 from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import FacesmithError, InputError
+from ..face.detect import create_detector
+from ..face.identity_filter import IdentityFilter
+from ..face.landmarks import create_landmarker
+from ..face.tracker import FaceTracker
 from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord, face_json
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
+from ..media.threads import read_ahead
 from ..media.video import Frame, iter_frames, probe_video
-from .detect import create_detector
 from .faces_out import face_name, face_prefix, make_face, parse_face_frame
-from .identity_filter import IdentityFilter
-from .landmarks import create_landmarker
-from .tracker import FaceTracker
 
 COMMIT_SECONDS = 1.0
 
@@ -90,37 +89,6 @@ class ExtractSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _threaded(frames: Iterator[Frame], depth: int = 24) -> Iterator[Frame]:
-    """Decode ahead in a thread; errors are re-raised in the consumer at the point they happened."""
-    q: queue.Queue[Frame | BaseException | None] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            for fr in frames:
-                if stop.is_set():
-                    return
-                q.put(fr)
-            q.put(None)
-        except BaseException as e:  # handed to the consumer
-            q.put(e)
-
-    thread = threading.Thread(target=run, daemon=True, name="facesmith-decode")
-    thread.start()
-    try:
-        while (item := q.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting on a full queue
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
 
 
 def _face_record(*args: Any) -> str:
@@ -209,7 +177,7 @@ class Extractor:
             if first_index == 0:
                 yield Frame(index=0, time=0.0, image=read_image(src.path))
             return
-        yield from _threaded(iter_frames(src.path, start=self.opt.start, end=self.opt.end,
+        yield from read_ahead(iter_frames(src.path, start=self.opt.start, end=self.opt.end,
                                          every=self.opt.every, first_index=first_index, threads=1))
 
     def _remove_uncommitted(self, prefix: str, next_frame: int) -> None:

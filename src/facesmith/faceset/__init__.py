@@ -3,7 +3,7 @@
 What training and the tools need from a face file:
 
     >>> face = load_face(path)
-    >>> face.image      # BGR uint8, size x size, aligned onto the mean face (extract.align)
+    >>> face.image      # BGR uint8, size x size, aligned onto the mean face (face.align)
     >>> face.mask       # uint8 0/255, the face region (landmark hull with forehead estimate)
     >>> face.landmarks  # (68, 2) float, pixels of face.image
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..extract.align import rasterize_mask, transform_points
+from ..face.align import rasterize_mask, transform_points
 from .face_file import (
     FACE_FORMAT_VERSION,
     FACE_SUFFIXES,

@@ -49,7 +49,7 @@ def face_size(meta: dict[str, Any]) -> float:
 
 def embed_faces(files: Sequence[Path], desc: str = "embed") -> np.ndarray:
     """(N, 128) dlib identity descriptors of face files, computed on the aligned crops (~90 ms each)."""
-    from ..extract.identity import FaceEmbedder
+    from ..face.identity import FaceEmbedder
 
     embedder = FaceEmbedder()
     out = np.zeros((len(files), 128), np.float32)
@@ -177,9 +177,9 @@ def _apply_renames(folder: Path, renames: dict[str, str]) -> None:
 def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = 0.6, dry_run: bool = False,
                  detector: str = "blazeface", landmarker: str = "mesh") -> dict[str, Any]:
     """Keep the faces whose identity distance to the nearest reference photo is <= threshold."""
-    from ..extract.detect import create_detector
-    from ..extract.identity_filter import reference_embedding
-    from ..extract.landmarks import create_landmarker
+    from ..face.detect import create_detector
+    from ..face.identity_filter import reference_embedding
+    from ..face.landmarks import create_landmarker
 
     folder = Path(folder)
     files = faceset_files(folder)

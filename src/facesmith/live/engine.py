@@ -6,8 +6,9 @@ so that live swaps, blends and marks exactly as convert does. What convert does 
 the centred alignment average over +-N frames (`--smooth`): it needs future frames, i.e. latency; the
 tracker's One Euro filter, which looks only backwards, still steadies the landmarks.
 
-`process` changes the frame in place: the swapped faces blended in, then their watermarks added to
-the BGR pixels, so that every output (virtual camera, file, stream, preview) carries them.
+`find` (on the face thread) picks a frame's faces; `swap` (on the frame loop) changes the frame in
+place: the swapped faces blended in, then their watermarks added to the BGR pixels, so that every
+output (virtual camera, file, stream, preview) carries them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..convert.blend import BlendSettings
 from ..convert.faces import DetectedFaces, FaceJob, FrameJob, IdentityGate
 from ..convert.names import MASKS
 from ..convert.swapper import FaceSwapper, load_swap_model
-from ..extract.identity import SAME_PERSON_THRESHOLD
+from ..face.identity import SAME_PERSON_THRESHOLD
 from .controls import Settings
 
 
@@ -61,10 +62,26 @@ class LiveEngine:
     def has_identity(self) -> bool:
         return self.reference is not None
 
-    def warm_up(self) -> None:
-        """Run the model once, so the first real frame does not pay for PyTorch's start-up."""
-        size = self.swapper.size
-        self.swapper.render([np.zeros((size, size, 3), np.uint8)])
+    def warm_up(self, identity: bool = False, shape: tuple[int, int] = (480, 640)) -> None:
+        """Run every step once on a made-up face in a grey frame, so that the first real frames do not
+        pay for loading the detector, the mesh the watermark re-fits and PyTorch's first call (they
+        cost ~0.3 s: a dozen frames dropped at the start). `identity`: also embed the faceset's
+        reference faces now (~0.5 s) rather than on the first face."""
+        if identity:
+            _ = self._identity_gate().refs
+        from ..convert.swapper import SwapStats
+        from ..face.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
+
+        frame = np.full((*shape, 3), 128, np.uint8)
+        self.faces(0, frame, 0.0)  # the detector's first run
+        points = aligned_mean_face(min(shape) // 2) + np.array([shape[1] / 4, shape[0] / 4])
+        unit = alignment_matrix(points, 1)
+        face = FaceJob(-1, points, unit, mask_polygon(transform_points(points, unit)))
+        (landmarks,) = self.swapper.paste(self.swapper.infer([FrameJob(0, 0.0, frame, [face], 1)]))
+        self.marker.plan(frame, landmarks)
+        self.marker.plan(frame, [])  # forget the made-up face
+        self.swapper.stats = SwapStats()
+        self.marker.faces_marked = 0
 
     def _blend(self, settings: Settings) -> None:
         if settings != self._blend_from:
@@ -77,28 +94,36 @@ class LiveEngine:
             return found
         if which == "largest":
             return [max(found, key=lambda f: float(np.ptp(f.points[:, 0]) * np.ptp(f.points[:, 1])))]
+        return self._identity_gate().keep(image, found)
+
+    def _identity_gate(self) -> IdentityGate:
         if self._gate is None:
             assert self.reference is not None  # Controls refuses "identity" without a faceset
             progress.log(f"live: comparing faces with {self.reference} (identity)")
             self._gate = IdentityGate(self.reference, self.threshold)
-        return self._gate.keep(image, found)
+        return self._gate
 
-    def process(self, index: int, time_s: float, image: np.ndarray, settings: Settings,
-                stages: dict[str, float]) -> int:
-        """Swap, blend and mark the faces of one frame, in place; returns the faces swapped and adds
-        each stage's seconds to `stages`."""
+    def find(self, index: int, time_s: float, image: np.ndarray, settings: Settings,
+             stages: dict[str, float]) -> list[FaceJob]:
+        """The faces of one frame to swap (tracked from the previous frame), by `settings.faces`."""
         if not settings.swap:
-            return 0
-        self._blend(settings)
+            return []
         t0 = time.perf_counter()
         found = self.faces(index, image, time_s)
         self.faces_found += len(found)
         chosen = self._chosen(image, found, settings.faces) if found else []
-        t1 = time.perf_counter()
-        stages["faces"] = stages.get("faces", 0.0) + t1 - t0
-        if not chosen:
+        stages["faces"] = stages.get("faces", 0.0) + time.perf_counter() - t0
+        return chosen
+
+    def swap(self, index: int, time_s: float, image: np.ndarray, faces: list[FaceJob], settings: Settings,
+             stages: dict[str, float]) -> int:
+        """Swap, blend and mark `faces` in the frame, in place; returns the faces swapped and adds
+        each stage's seconds to `stages`."""
+        if not faces or not settings.swap:
             return 0
-        inferred = self.swapper.infer([FrameJob(index, time_s, image, chosen, len(found))])
+        self._blend(settings)
+        t1 = time.perf_counter()
+        inferred = self.swapper.infer([FrameJob(index, time_s, image, faces, len(faces))])
         t2 = time.perf_counter()
         (landmarks,) = self.swapper.paste(inferred)
         t3 = time.perf_counter()

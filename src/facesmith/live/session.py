@@ -1,10 +1,11 @@
-"""One live run: capture thread -> one-frame slot -> swap on this thread -> every output.
+"""One live run: capture thread -> one-frame slot -> face thread -> one-frame slot -> swap on this
+thread -> one-frame slot -> output thread -> every output.
 
     facesmith live -m models/ab -i /dev/video0 -o vcam -o out.mp4 -o preview:8080
 
 The frame loop always takes the newest frame (the slot drops stale ones and counts them), so a slow
 frame costs frames, never delay. Outputs other than the preview are opened on the first frame, when
-its size is known; they run their own encoders behind short queues.
+its size is known (outputs.py); encoders run on their own threads behind short queues.
 
 Stopping: the source ends (exit 0), `q` on the terminal, Ctrl-C or SIGTERM (exit 0: outputs are closed
 and finalized, the recording is complete and playable), `duration` seconds of output, or the source
@@ -24,12 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import progress
-from ..errors import InputError, OutputError
+from ..errors import InputError
 from .controls import KEYS_HELP, Controls, Settings, TerminalKeys
 from .engine import LiveEngine
+from .facestage import FaceStage
 from .mailbox import Closed, LatestSlot
+from .outputs import Outputs
 from .preview import PreviewServer
-from .sinks import FileSink, OutputSpec, StreamSink, VirtualCameraSink, report_failure
+from .sinks import OutputSpec
 from .sources import Capture, LiveFrame, SourceLost, SourceSpec
 from .stats import LiveStats
 
@@ -66,61 +69,6 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-class _Outputs:
-    """The outputs of a run: opened on the first frame, each failure of a network output reported and
-    that output dropped; a recording's failure stops the run."""
-
-    def __init__(self, specs: list[OutputSpec], preview: PreviewServer | None):
-        self.specs, self.sinks = specs, [preview] if preview else []
-        self.opened = False
-        self.failed: list[str] = []
-        self.closed: list[dict[str, Any]] = []
-
-    def open(self, frame: LiveFrame, source: SourceSpec, rate: float, engine: LiveEngine, opt: LiveOptions) -> None:
-        h, w = frame.image.shape[:2]
-        for spec in self.specs:
-            if spec.kind == "file":
-                self.sinks.append(FileSink(spec, source, w, h, rate, fingerprint=engine.fingerprint,
-                                           crf=opt.crf, preset=opt.preset))
-            elif spec.kind == "stream":
-                self.sinks.append(StreamSink(spec, w, h, rate, fingerprint=engine.fingerprint))
-            elif spec.kind == "vcam":
-                self.sinks.append(VirtualCameraSink(spec, w, h, rate, backend=opt.vcam_backend))
-            progress.log(f"live: output {self.sinks[-1].name}")
-        self.opened = True
-
-    def send(self, frame: LiveFrame) -> None:
-        for sink in list(self.sinks):
-            try:
-                sink.send(frame)
-            except OutputError as e:
-                if isinstance(sink, FileSink):
-                    raise
-                report_failure(sink, e)
-                self.failed.append(sink.name)
-                self.sinks.remove(sink)
-                sink.abort()
-
-    def drops(self) -> dict[str, int]:
-        return {sink.name: sink.dropped for sink in self.sinks}
-
-    def close(self, clean: bool) -> None:
-        """Close everything (clean: finish and finalize recordings; else discard them). The first
-        error is raised after all are closed."""
-        error: BaseException | None = None
-        for sink in self.sinks:
-            try:
-                if clean:
-                    self.closed.append(sink.close())
-                else:
-                    sink.abort()
-            except BaseException as e:
-                error = error or e
-        self.sinks = []
-        if error is not None:
-            raise error
-
-
 def live(model_dir: str, source: SourceSpec, outputs: list[OutputSpec], settings: Settings | None = None,
          **options: Any) -> dict[str, Any]:
     """Run until the source ends or the run is stopped; returns the summary."""
@@ -137,7 +85,7 @@ def live(model_dir: str, source: SourceSpec, outputs: list[OutputSpec], settings
     before = torch.get_num_threads()
     torch.set_num_threads(opt.threads or max(1, (os.cpu_count() or 2) // 2))
     try:
-        engine.warm_up()
+        engine.warm_up(identity=controls.snapshot().faces == "identity")
         return _run(engine, controls, source, outputs, opt)
     finally:
         torch.set_num_threads(before)
@@ -149,33 +97,37 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     stop = threading.Event()
     slot = LatestSlot()
     capture = Capture(source, slot, stop, opt.reconnect)
+    faces = FaceStage(engine, slot, controls, stop)
     preview_spec = next((o for o in specs if o.kind == "preview"), None)
     preview = None
     if preview_spec is not None:
         preview = PreviewServer(int(preview_spec.target), controls,
                                 lambda: stats.summary(capture.frames, slot.dropped, {}))
         progress.log(f"live: preview and controls at http://127.0.0.1:{preview.port}/")
-    outputs = _Outputs([o for o in specs if o.kind != "preview"], preview)
-    keys = TerminalKeys(controls, progress.log) if opt.keys else None
+    outputs = Outputs([o for o in specs if o.kind != "preview"], preview, stats)
+    keys = TerminalKeys(controls, lambda line: stats.say(f"live: {line}")) if opt.keys else None
     if keys is not None and keys.active:
         progress.log(f"live: {KEYS_HELP}")
-    stopped, clean = "source ended", True
-    try:
-        with _stop_on_signals(stop):
+    stopped, clean = "", True  # set when the loop returns
+    # the handlers stay until every output is closed: a second Ctrl-C cannot cut a recording's finalizing
+    with _stop_on_signals(stop):
+        try:
             capture.start()
-            stopped = _loop(engine, controls, capture, slot, stop, outputs, stats, source, opt)
-    except SourceLost:
-        raise
-    except BaseException:
-        clean = False
-        raise
-    finally:
-        stop.set()
-        if keys is not None:
-            keys.close()
-        stats.end_line()
-        capture.thread.join(source.open_timeout + source.stall_timeout + 1)
-        outputs.close(clean)
+            faces.start()
+            stopped = _loop(engine, controls, capture, faces, stop, outputs, stats, source, opt)
+        except SourceLost:
+            raise
+        except BaseException:
+            clean = False
+            raise
+        finally:
+            stop.set()
+            if keys is not None:
+                keys.close()
+            stats.end_line()
+            capture.thread.join(source.open_timeout + source.stall_timeout + 1)
+            faces.thread.join(5)
+            outputs.close(clean, complete=stopped == "source ended")
     return {
         "source": source.target, "source_kind": source.kind, "stopped": stopped, "reconnects": capture.reconnects,
         "outputs": outputs.closed, "failed_outputs": outputs.failed, "settings": controls.snapshot().as_dict(),
@@ -186,8 +138,8 @@ def _run(engine: LiveEngine, controls: Controls, source: SourceSpec, specs: list
     }
 
 
-def _loop(engine: LiveEngine, controls: Controls, capture: Capture, slot: LatestSlot, stop: threading.Event,
-          outputs: _Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> str:
+def _loop(engine: LiveEngine, controls: Controls, capture: Capture, faces: FaceStage, stop: threading.Event,
+          outputs: Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> str:
     """Frames until something stops the run; returns why it stopped (SourceLost when it was lost)."""
     watchdog = source.open_timeout + source.stall_timeout + 3
     first_out: float | None = None
@@ -197,38 +149,30 @@ def _loop(engine: LiveEngine, controls: Controls, capture: Capture, slot: Latest
         if opt.duration is not None and first_out is not None and time.monotonic() - first_out >= opt.duration:
             return "duration reached"
         try:
-            frame = slot.get(timeout=0.1)
+            item = faces.out.get(timeout=0.1)
         except Closed:
-            error = capture.error
+            error = faces.error or capture.error
             if isinstance(error, SourceLost) and outputs.opened:
-                raise SourceLost(f"{error}; the outputs were closed ({_recorded(outputs)})") from None
+                raise SourceLost(f"{error}; the outputs were closed ({outputs.recorded()})") from None
             if error is not None:
                 raise error from None
             return capture.ended or "source ended"
-        if frame is None:
+        dropped = faces.source.dropped
+        if item is None:
             silent = time.monotonic() - capture.last_frame_at
             if not capture.reconnecting and silent > watchdog and capture.thread.is_alive():
                 raise SourceLost(f"{source.label} sent no frame for {silent:.0f} s")
-            stats.maybe_print(capture.frames, slot.dropped, "waiting for the source")
+            stats.maybe_print(capture.frames, dropped, "waiting for the source")
             continue
-        _one_frame(engine, controls, frame, capture, outputs, stats, source, opt)
+        _one_frame(engine, controls, *item, capture, outputs, stats, source, opt)
         first_out = first_out or time.monotonic()
         state = "swap off" if not controls.snapshot().swap else f"{engine.swapper.stats.faces_swapped} faces swapped"
-        stats.maybe_print(capture.frames, slot.dropped, state)
+        stats.maybe_print(capture.frames, dropped, state)
 
 
-def _one_frame(engine: LiveEngine, controls: Controls, frame: LiveFrame, capture: Capture, outputs: _Outputs,
-               stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> None:
-    stages: dict[str, float] = {}
-    faces = engine.process(frame.index, frame.time, frame.image, controls.snapshot(), stages)
+def _one_frame(engine: LiveEngine, controls: Controls, frame: LiveFrame, found: list[Any], stages: dict[str, float],
+               capture: Capture, outputs: Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> None:
+    faces = engine.swap(frame.index, frame.time, frame.image, found, controls.snapshot(), stages)
     if not outputs.opened:
-        outputs.open(frame, source, capture.rate, engine, opt)
-    t0 = time.perf_counter()
-    outputs.send(frame)
-    stages["output"] = time.perf_counter() - t0
-    stats.frame_done(frame.captured, stages, faces)
-
-
-def _recorded(outputs: _Outputs) -> str:
-    files = [s for s in outputs.sinks if isinstance(s, FileSink)]
-    return ", ".join(f"{s.frames} frames recorded in {s.name}" for s in files) or "nothing was recorded"
+        outputs.open(frame, source, capture.rate, engine.fingerprint, opt)
+    outputs.submit(frame, stages, faces)

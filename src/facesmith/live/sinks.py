@@ -168,10 +168,12 @@ class FileSink:
         os.close(fd)
         self.staging = Path(tmp)
         self.dropped = 0
+        self.rate = rate
+        self.last_time: float | None = None
         metadata, options = provenance.container_metadata(fingerprint), provenance.container_options()
         try:
             if source.kind == "file":  # the source's own clock, orientation and audio (convert's writer)
-                from ..convert.writer import VideoWriter
+                from ..media.writer import VideoWriter
 
                 self.writer: Any = VideoWriter(self.staging, Path(source.target), crf=crf, preset=preset,
                                                metadata=metadata, container_options=options, threads=1)
@@ -193,12 +195,18 @@ class FileSink:
             self.writer.send(frame)
         else:
             self.writer.write(frame.image, frame.time)
+        self.last_time = frame.time
 
-    def close(self) -> dict[str, Any]:
+    def close(self, complete: bool = True) -> dict[str, Any]:
+        """`complete=False`: the run stopped before the source's end; a file source's audio is copied
+        only as far as the video goes."""
         from .. import provenance
 
         try:
-            self.writer.close()
+            if isinstance(self.writer, Encoder) or complete or self.last_time is None:
+                self.writer.close()
+            else:
+                self.writer.close(audio_until=self.last_time + 1 / self.rate)
             if not self.writer.frames:
                 raise OutputError(f"no frame reached {self.path.name}; nothing was written")
             provenance.finalize_file(self.staging, self.fingerprint)

@@ -68,6 +68,12 @@ class LiveStats:
         sys.stderr.write(("\r\x1b[2K" + line) if self._tty else line + "\n")
         sys.stderr.flush()
 
+    def say(self, message: str) -> None:
+        """A line of its own (on a terminal, over the stats line, which the next second rewrites)."""
+        if not self.quiet:
+            sys.stderr.write(("\r\x1b[2K" if self._tty else "") + message + "\n")
+            sys.stderr.flush()
+
     def end_line(self) -> None:
         if self._tty and not self.quiet and self.frames_out:
             sys.stderr.write("\n")

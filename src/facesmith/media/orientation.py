@@ -24,7 +24,7 @@ class Orientation:
 
     @classmethod
     def of(cls, frame: VideoFrame) -> Orientation:
-        matrix = _display_matrix(frame)
+        matrix = display_matrix(frame)
         if matrix is None:
             return cls.from_rotation(frame.rotation)
         a, b, c, d = (int(matrix[i]) for i in (0, 1, 3, 4))
@@ -84,7 +84,7 @@ class Orientation:
         return None
 
 
-def _display_matrix(frame: VideoFrame) -> np.ndarray | None:
+def display_matrix(frame: VideoFrame) -> np.ndarray | None:
     """The frame's 3x3 display matrix (16.16 fixed point, row-major), or None when absent or when
     PyAV cannot list the side data (it raises ValueError on types newer than its enum)."""
     try:

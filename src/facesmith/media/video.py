@@ -87,8 +87,8 @@ class VideoDamagedError(InputError):
 def probe_video(path: str | Path) -> VideoInfo:
     """Read a video's geometry, timing and frame count; decodes one frame to prove it can."""
     path = Path(path)
-    with _open_video(path) as (container, stream):
-        first = _first_frame(container, stream, path)
+    with open_video(path) as (container, stream):
+        first = first_frame(container, stream, path)
         orientation = Orientation.of(first)
         coded_w, coded_h = first.width, first.height
         width, height = (coded_h, coded_w) if orientation.transpose else (coded_w, coded_h)
@@ -162,7 +162,8 @@ def read_frame_at(path: str | Path, index: int) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
+def open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
+    """The container and its first real video stream (not cover art); one-line InputError otherwise."""
     _check_file(path)
     try:
         container = av.open(str(path), metadata_errors="replace")
@@ -172,7 +173,7 @@ def _open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
             "a video file; re-encode or re-download it"
         ) from None
     with container:
-        yield container, _video_stream(container, path)
+        yield container, video_stream(container, path)
 
 
 def _check_file(path: Path) -> None:
@@ -188,14 +189,14 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path} is an empty file (0 bytes); copy or download it again")
 
 
-def _video_stream(container: InputContainer, path: Path) -> VideoStream:
+def video_stream(container: InputContainer, path: Path) -> VideoStream:
     for stream in container.streams.video:
         if not stream.disposition & Disposition.attached_pic:  # cover art in music files is no video
             return stream
     raise InputError(f"{path} has no video stream (audio only?); pass a video file")
 
 
-def _first_frame(container: InputContainer, stream: VideoStream, path: Path) -> VideoFrame:
+def first_frame(container: InputContainer, stream: VideoStream, path: Path) -> VideoFrame:
     with contextlib.suppress(av.FFmpegError):
         for frame in container.decode(stream):
             return frame
@@ -274,7 +275,7 @@ def _scan_timeline(real_path: str, size: int, mtime_ns: int) -> _Timeline | None
     timestamps (raw streams, some AVIs); size and mtime are part of the cache key."""
     stamps: list[int] = []
     complete = True
-    with _open_video(Path(real_path)) as (container, stream):
+    with open_video(Path(real_path)) as (container, stream):
         try:
             for packet in container.demux(stream):
                 if packet.size == 0 or packet.is_discard:  # flush packets; edit-list pre-roll
@@ -366,7 +367,7 @@ def _frames(
 ) -> Iterator[Frame]:
     if timeline is not None and timeline.complete and window.first_index >= len(timeline.pts):
         return  # nothing at or after first_index
-    with _open_video(path) as (container, stream):
+    with open_video(path) as (container, stream):
         stream.thread_type = "AUTO"
         stream.thread_count = threads
         clock = _Clock.make(stream, timeline)

@@ -89,7 +89,7 @@ def create_model(name: str, **cfg: Any) -> SwapModel:
 
 def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, dict[str, Any]]:
     """The latest checkpoint of a trained model, ready for `model.swap` (eval mode)."""
-    from ..train.checkpoint import load_latest
+    from .checkpoint import load_latest
 
     ckpt = load_latest(Path(model_dir), only_model=True)
     if ckpt is None:

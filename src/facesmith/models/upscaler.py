@@ -73,7 +73,7 @@ def load_upscaler(model_dir: Path, device: str | torch.device = "cpu") -> FaceUp
     """The upscaler trained for this model folder, or None when there is none."""
     from safetensors.torch import load as st_load
 
-    from ..train.checkpoint import check_safetensors_bytes
+    from .checkpoint import check_safetensors_bytes
 
     folder = Path(model_dir) / FOLDER
     if not (folder / "config.json").is_file():

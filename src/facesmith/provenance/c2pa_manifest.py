@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .. import __version__
+from .._version import __version__
 from ..errors import OutputError
 from . import keys
 

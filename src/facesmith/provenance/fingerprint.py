@@ -17,7 +17,7 @@ def model_fingerprint(model_dir: str | Path) -> str:
 
     `model_dir` may also be a checkpoint folder or a weights file itself.
     """
-    from ..train.checkpoint import latest_name
+    from ..models.checkpoint import latest_name
 
     path = Path(model_dir)
     if path.is_dir() and not (path / "model.safetensors").is_file():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import progress
-from ..extract.align import INNER, alignment_matrix, invert_matrix, transform_points, umeyama
+from ..face.align import INNER, alignment_matrix, invert_matrix, transform_points, umeyama
 from . import payload, watermark
 
 # Re-fit the swapped face's landmarks every REFIT_EVERY frames of a face; in between the face keeps
@@ -123,8 +123,8 @@ class Marker:
         return transform_points(aligned + carried.offset, invert_matrix(matrix))
 
     def _refit(self, frame: np.ndarray, points: np.ndarray) -> np.ndarray:
-        from ..extract.landmarks import create_landmarker, roi_from_landmarks
-        from ..extract.tracker import MIN_LANDMARK_SCORE
+        from ..face.landmarks import create_landmarker, roi_from_landmarks
+        from ..face.tracker import MIN_LANDMARK_SCORE
 
         if self._landmarker is None:
             self._landmarker = create_landmarker("mesh")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import __version__
+from .._version import __version__
 
 # Every tag starts with this, so a reader (or `facesmith verify`) can recognise it without parsing.
 STATEMENT = "altered by face swapping (synthetic media made with facesmith)"

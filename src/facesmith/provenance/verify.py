@@ -29,8 +29,8 @@ class FaceReader:
     """Finds faces (BlazeFace + face mesh, as extract does) and reads their soft payload bits."""
 
     def __init__(self) -> None:
-        from ..extract.detect import create_detector
-        from ..extract.landmarks import create_landmarker
+        from ..face.detect import create_detector
+        from ..face.landmarks import create_landmarker
 
         self.detector = create_detector("blazeface")
         self.landmarker = create_landmarker("mesh")
@@ -44,8 +44,8 @@ class FaceReader:
         did) and the candidate with the strongest signal is kept. Picking by strength does not favour
         any payload, so the false-positive rate per decode stays that of the payload check.
         """
-        from ..extract.landmarks import roi_from_landmarks
-        from ..extract.tracker import FaceTracker
+        from ..face.landmarks import roi_from_landmarks
+        from ..face.tracker import FaceTracker
 
         tracker = FaceTracker(self.detector, self.landmarker, video=False)
         out = []

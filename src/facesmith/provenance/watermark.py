@@ -1,7 +1,7 @@
 """The pixel watermark: informed spread spectrum in the chroma of the aligned face crop.
 
 Geometry. Scaling and cropping a video moves and resizes faces; the face aligner undoes both. Each
-face is warped to the canonical 128-px aligned crop (`extract.align`, the same similarity transform
+face is warped to the canonical 128-px aligned crop (`face.align`, the same similarity transform
 extract and convert use), marked there, and only the difference is warped back into the frame. A
 verifier finds the face again (detector + 68 landmarks), warps it to the same crop and reads the
 mark: re-detected landmarks land within ~0.6 px of the embedder's in crop pixels.
@@ -39,12 +39,14 @@ resampling); only the spreading and the informed amplitudes are ours.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
-from ..extract.align import alignment_matrix, invert_matrix
+from ..face.align import alignment_matrix, invert_matrix
 from ..media.warp import source_rect, warp_crop
 from . import payload
 
@@ -236,3 +238,44 @@ def read_face(frame: np.ndarray, points: np.ndarray, nbits: int = payload.NBITS)
     lay = layout(nbits)
     grids = _crop_grids(_aligned(frame, alignment_matrix(points, SIZE)), lay)
     return sum(_bits(g, lay, nbits) for g in grids) / len(grids)
+
+
+def probe_chroma_gains(to_yuv: Callable[[np.ndarray], Any]) -> tuple[float, float]:
+    """`chroma_gains` for a video writer, probed through its conversion to YUV (`to_yuv`, e.g.
+    `media.writer.VideoWriter.yuv_conversion()`) and
+    the decoder's conversion back to BGR (`to_ndarray`, as media.video decodes; it reads the colour
+    matrix and range that the conversion tagged the frame with)."""
+    from ..media.writer import planes_of
+
+    rng = np.random.default_rng(0)
+    frame = to_yuv(rng.integers(60, 196, (64, 64, 3), dtype=np.uint8))
+    step = 16
+    _, u, v = planes_of(frame)
+    decoded = [frame.to_ndarray(format="bgr24")]
+    for plane in (u, v):
+        plane += step  # the probe's U and V stay well inside 16..240: nothing wraps around
+        decoded.append(frame.to_ndarray(format="bgr24"))
+        plane -= step
+    return chroma_gains(*decoded, step=float(step))
+
+
+class ChromaMarks:
+    """Puts planned marks into the U and V planes of a video writer's frames, through the writer's
+    per-frame hook: `writer.write(image, time, chroma.hook(marks))`. The gains are probed through
+    `to_yuv` (the writer's own conversion) once, at the first frame with a mark."""
+
+    def __init__(self, to_yuv: Callable[[np.ndarray], Any]):
+        self._to_yuv = to_yuv
+        self._gains: tuple[float, float] | None = None
+
+    def hook(self, marks: Sequence[FaceMark]) -> Callable[[Any], None] | None:
+        if not marks:
+            return None
+
+        def add(planes: Any) -> None:  # media.writer.StoredPlanes
+            if self._gains is None:
+                self._gains = probe_chroma_gains(self._to_yuv)
+            for mark in marks:
+                add_to_chroma(planes.u, planes.v, mark, self._gains, planes.stored_from_upright)
+
+        return add

@@ -103,10 +103,11 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
-    import facesmith
-
     from ..convert.output import plan_output
-    from ..train.checkpoint import describe, has_checkpoint
+    from ..convert.pipeline import convert as run_convert
+    from ..extract.pipeline import extract as run_extract
+    from ..models.checkpoint import describe, has_checkpoint
+    from ..train.loop import train as run_train
 
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
@@ -150,7 +151,7 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         report["stages"][name] = {"reused": False, **_flat(summary)}
 
     def extract(path: Path, folder: Path, label: str, step: int) -> dict[str, Any]:
-        summary = facesmith.extract([path], folder, every=step, max_faces=1, size=size).to_dict()
+        summary = run_extract([path], folder, every=step, max_faces=1, size=size).to_dict()
         if not summary.get("faces_in_faceset"):
             raise InputError(f"no face was found in {label} {path}; use footage where the face is clearly visible")
         return summary
@@ -163,9 +164,9 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         if left is not None and left <= 0:
             summary = describe(model_dir)
         else:
-            summary = facesmith.train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
-                                      device=dev, batch_size=batch_size, save_every=save_every,
-                                      preview_every=max(100, save_every), model_options=model_options)
+            summary = run_train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
+                                device=dev, batch_size=batch_size, save_every=save_every,
+                                preview_every=max(100, save_every), model_options=model_options)
         summary = {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
         if plan.upscale:
             from ..train.upscale import train_upscaler
@@ -176,9 +177,9 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         return summary
 
     def convert() -> dict[str, Any]:
-        summary = facesmith.convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
-                                    overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
-                                    **convert_options)
+        summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
+                              overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                              **convert_options)
         return {**summary, "output": str(output), "settings": settings}
 
     step = every or _source_step(source)

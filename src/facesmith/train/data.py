@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..extract.align import LEFT_EYE, MOUTH, RIGHT_EYE
+from ..face.align import LEFT_EYE, MOUTH, RIGHT_EYE, crop_box
 from ..faceset import face_landmarks, face_mask, list_faces, read_face, read_face_meta
 
 # Faces are cached in memory when they take less than this (bytes); beyond it they are decoded per batch.
@@ -56,12 +56,6 @@ class FaceSet:
 
         return FaceSet([self.paths[i] for i in idx], self.size, self.coverage, self.frames[idx],
                        pick(self.images), pick(self.masks), pick(self.regions), self.lab_stats[idx])
-
-
-def crop_box(face_size: int, coverage: float) -> tuple[int, int]:
-    """(offset, side) of the central `coverage` part of an aligned face of `face_size` px."""
-    side = round(face_size * coverage)
-    return (face_size - side) // 2, side
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:

@@ -27,8 +27,8 @@ import torch
 from .. import progress
 from ..atomic import check_writable_dir
 from ..errors import FacesmithError, InputError
+from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
-from . import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
 from .data import load_faceset
 from .logs import CsvLog, EventWriter

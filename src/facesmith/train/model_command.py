@@ -16,6 +16,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from .checkpoint import describe
+    from ..models.checkpoint import describe
 
     return describe(Path(args.model_dir))

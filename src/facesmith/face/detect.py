@@ -1,7 +1,7 @@
 """Face detection: the `Detection` record, the `Detector` protocol and the backend registry.
 
 Backends live in their own modules and are imported only when first created, so `import
-facesmith.extract.detect` loads no model library. Adding a backend = one new module whose factory is
+facesmith.face.detect` loads no model library. Adding a backend = one new module whose factory is
 decorated with `@register_detector("name")` + one line in `_BUILTIN` below.
 
 All backends report boxes in one convention, BlazeFace's (roughly brows-to-chin, ear-to-ear), so that
@@ -56,7 +56,7 @@ class Detector(Protocol):
         ...
 
 
-# name -> module (relative to facesmith.extract) whose import registers it
+# name -> module (relative to facesmith.face) whose import registers it
 _BUILTIN = {
     "blazeface": ".blazeface",
     "dlib-hog": ".dlib_detect",

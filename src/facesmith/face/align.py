@@ -134,3 +134,9 @@ def rasterize_mask(polygon: np.ndarray, size: int, scale: float = 1.0) -> np.nda
     pts = np.round(np.asarray(polygon) * scale * 16).astype(np.int32)  # 4 bits of sub-pixel precision
     cv2.fillConvexPoly(mask, pts, 255, lineType=cv2.LINE_AA, shift=4)
     return mask
+
+
+def crop_box(face_size: int, coverage: float) -> tuple[int, int]:
+    """(offset, side) of the central `coverage` part of an aligned face of `face_size` px."""
+    side = round(face_size * coverage)
+    return (face_size - side) // 2, side

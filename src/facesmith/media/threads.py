@@ -1,7 +1,9 @@
-"""A chain of worker threads joined by short queues, so the model, the blending and the main thread's
-face finding run at the same time (PyTorch, OpenCV and FFmpeg release the GIL while they work).
+"""Threads joined by short queues, so decoding, the model, blending and encoding run at the same time
+(PyTorch, OpenCV and FFmpeg release the GIL while they work).
 
-An exception in a worker stops the chain and is raised again in the thread that feeds it.
+`Worker`: a consumer thread fed through a bounded queue; an exception in it stops it and is raised
+again in the thread that feeds it. `read_ahead`: a producer thread running an iterator ahead of its
+consumer; an exception in it is raised again in the consumer.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 _STOP = object()
+T = TypeVar("T")
 
 
 class Cancelled(Exception):
@@ -65,3 +68,35 @@ class Worker:
                 self.queue.get_nowait()
         self.queue.put(_STOP)
         self.thread.join(10)
+
+
+def read_ahead(items: Iterator[T], depth: int = 24, name: str = "decode") -> Iterator[T]:
+    """Run the iterator `items` ahead in a thread, up to `depth` items; its errors are re-raised in the
+    consumer at the point they happened. Closing the returned generator stops the thread."""
+    q: queue.Queue[T | BaseException | None] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            for fr in items:
+                if stop.is_set():
+                    return
+                q.put(fr)
+            q.put(None)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=run, daemon=True, name=f"facesmith-{name}")
+    thread.start()
+    try:
+        while (item := q.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a reader waiting on a full queue
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)

@@ -1,4 +1,4 @@
-"""Writing convert's output: an H.264 video beside the source's own audio, or an image sequence.
+"""Writing a video made from another one: H.264 beside the source's own audio, or an image sequence.
 
 Video. Each output frame gets the presentation timestamp of the source frame it came from, in the
 source's time base, so variable frame rates, the duration and the start offset (A/V sync) are kept.
@@ -19,10 +19,11 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import av
 import cv2
@@ -30,14 +31,12 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import InputError, OutputError
+from .encoding import PRESETS
 
-# media.video's own reading of the display matrix: the writer must undo exactly what the reader did.
-from ..media.orientation import Orientation, _display_matrix
-from ..provenance.watermark import add_to_chroma, chroma_gains
-from .names import PRESETS
-
-if TYPE_CHECKING:
-    from ..provenance.watermark import FaceMark
+# media.video's own reading of the display matrix and stream: the writer must undo exactly what the
+# reader did.
+from .orientation import Orientation, display_matrix
+from .video import first_frame, open_video
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Accurate rounding, chroma filtered from full-resolution input, 2x2 area averages: the round trip
@@ -68,19 +67,28 @@ def write_image_file(path: Path, image: np.ndarray, suffix: str) -> None:
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
 
+@dataclass(frozen=True)
+class StoredPlanes:
+    """One frame as the file will hold it, handed to `VideoWriter.write`'s per-frame hook: writable
+    (height, width) uint8 views of its Y, U and V planes (4:2:0: U and V at half size), turned to the
+    source's stored orientation by `stored_from_upright` (2x3: upright frame pixels -> stored pixels)."""
+
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    stored_from_upright: np.ndarray
+
+
+# Called once per frame, after the conversion to YUV and before encoding (e.g. to add watermarks).
+FrameHook = Callable[[StoredPlanes], None]
+
+
 class _SourceTiming:
     """What the writer copies from the source video: clock, orientation, colour tags, rates."""
 
     def __init__(self, source: Path):
-        with av.open(str(source)) as container:
-            stream = container.streams.video[0]
-            for s in container.streams.video:  # the first real video stream, as media.video picks it
-                if not s.disposition & av.stream.Disposition.attached_pic:
-                    stream = s
-                    break
-            first = next(container.decode(stream), None)
-            if first is None:
-                raise InputError(f"{source} has no decodable video frames")
+        with open_video(source) as (container, stream):
+            first = first_frame(container, stream, source)
             self.stream_index = stream.index
             self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
             self.ticks_per_second = self.time_base.denominator / self.time_base.numerator
@@ -88,7 +96,7 @@ class _SourceTiming:
             self.origin = stream.start_time if stream.start_time is not None else (first.pts or 0)
             self.rate = stream.average_rate or stream.guessed_rate or Fraction(30)
             self.orientation = Orientation.of(first)
-            matrix = _display_matrix(first)
+            matrix = display_matrix(first)
             self.display_matrix = [int(v) for v in matrix] if matrix is not None else None
             self.rotation = first.rotation
             self.coded = (first.width, first.height)
@@ -158,26 +166,27 @@ class VideoWriter:
         self._audio_tick = {i: float(self._input.streams[i].time_base or 0) for i in self._audio_map}
         self._audio = self._audio_packets() if self._audio_map else iter(())
         self._pending_audio: av.Packet | None = None
+        self._audio_end: float | None = None  # close(audio_until=...): where the copied audio stops
         self.frames = 0
         self.audio_packets = 0
         self._to_yuv = VideoReformatter()
-        self._mark_gains: tuple[float, float] | None = None
         self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(_QUEUE_DEPTH)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
         self._thread.start()
 
     # --- producer side ---------------------------------------------------------------------
-    def write(self, image: np.ndarray, time: float, marks: Sequence[FaceMark] = ()) -> None:
+    def write(self, image: np.ndarray, time: float, hook: FrameHook | None = None) -> None:
         """Convert one upright BGR frame to the file's YUV here, in the caller's thread, and queue it
         for the encoder. (The encoding thread is the pipeline's critical path: the conversion, 0.6 ms
-        at 480p, is better done by whichever thread has the time.) `marks`, the watermarks of the
-        frame's faces, go into its U and V planes right after the conversion (`add_to_chroma`: a
-        quarter of the pixels a BGR add-back touches). Call from one thread at a time."""
+        at 480p, is better done by whichever thread has the time.) `hook`, when given, may change the
+        converted frame's planes right after the conversion (convert adds the faces' watermarks to U
+        and V there: a quarter of the pixels a BGR add-back touches). Call from one thread at a time."""
         self._check()
         frame = self._to_yuv_frame(self._to_stored(image))
-        if marks:
-            self._add_marks(frame, marks, image.shape)
+        if hook is not None:
+            y, u, v = planes_of(frame)
+            hook(StoredPlanes(y, u, v, self.src.orientation.stored_from_upright(image.shape[1], image.shape[0])))
         frame.pts = self.src.pts(time)
         frame.time_base = self.src.time_base
         while True:
@@ -187,7 +196,10 @@ class VideoWriter:
             except queue.Full:
                 self._check()
 
-    def close(self) -> None:
+    def close(self, audio_until: float | None = None) -> None:
+        """Finish the file. `audio_until`: copy the source's audio only up to this time (the times
+        `write` takes; a recording stopped early), else all of it."""
+        self._audio_end = None if audio_until is None else self.src.pts(audio_until) * self.src.seconds_per_tick
         self._queue.put(None)
         self._thread.join()
         self._check()
@@ -225,7 +237,7 @@ class VideoWriter:
                 self._encode(item)
             for packet in self.video.encode(None):
                 self.out.mux(packet)
-            self._mux_audio_until(None)
+            self._mux_audio_until(self._audio_end)
         except BaseException as e:  # handed to the producer
             self._error = e
             with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
@@ -243,14 +255,11 @@ class VideoWriter:
                                                       dst_color_range=self.src.colour["color_range"] or None,
                                                       threads=1)
 
-    def _add_marks(self, frame: av.VideoFrame, marks: Sequence[FaceMark], upright: tuple[int, ...]) -> None:
-        if self._mark_gains is None:
-            probe = VideoReformatter()  # the video's own reformatter keeps its size
-            self._mark_gains = probe_chroma_gains(lambda bgr: self._to_yuv_frame(bgr, probe))
-        turn = self.src.orientation.stored_from_upright(upright[1], upright[0])
-        _, u, v = planes_of(frame)
-        for mark in marks:
-            add_to_chroma(u, v, mark, self._mark_gains, turn)
+    def yuv_conversion(self) -> Callable[[np.ndarray], av.VideoFrame]:
+        """This writer's BGR -> YUV conversion (same matrix, range and filter) on a reformatter of its
+        own, to probe what the conversion does to pixels (the video's own reformatter keeps its size)."""
+        probe = VideoReformatter()
+        return lambda bgr: self._to_yuv_frame(bgr, probe)
 
     def _encode(self, frame: av.VideoFrame) -> None:
         self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
@@ -287,22 +296,6 @@ class VideoWriter:
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
-
-
-def probe_chroma_gains(to_yuv: Callable[[np.ndarray], av.VideoFrame]) -> tuple[float, float]:
-    """`watermark.chroma_gains` for a writer, probed through its conversion to YUV (`to_yuv`) and
-    the decoder's conversion back to BGR (`to_ndarray`, as media.video decodes; it reads the colour
-    matrix and range that the conversion tagged the frame with)."""
-    rng = np.random.default_rng(0)
-    frame = to_yuv(rng.integers(60, 196, (64, 64, 3), dtype=np.uint8))
-    step = 16
-    _, u, v = planes_of(frame)
-    decoded = [frame.to_ndarray(format="bgr24")]
-    for plane in (u, v):
-        plane += step  # the probe's U and V stay well inside 16..240: nothing wraps around
-        decoded.append(frame.to_ndarray(format="bgr24"))
-        plane -= step
-    return chroma_gains(*decoded, step=float(step))
 
 
 def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
