@@ -24,10 +24,9 @@ import numpy as np
 
 import facesmith
 from facesmith import progress
-from facesmith.face.tracker import FaceTracker
+from facesmith.face import FaceReader
 from facesmith.media.video import iter_frames
 from facesmith.provenance import Marker, finalize_file
-from facesmith.provenance.verify import FaceReader
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "video"
 CLIP = SHARED / "two_people_720p.mp4"
@@ -38,7 +37,7 @@ def mark_times(frames: int) -> tuple[float, float, int]:
     reader, marker = FaceReader(), Marker("0123456789abcdef")
     per_frame, faces = [], 0
     for frame in iter_frames(CLIP, every=max(1, 264 // frames)):
-        points = [f.points for f in FaceTracker(reader.detector, reader.landmarker, video=False).process(frame.image, 0)]
+        points = [f.landmarks for f in reader.find(frame.image)]
         marker.mark(frame.image, points)  # warm-up (first call builds the layout and the landmarker)
         start = time.perf_counter()
         for _ in range(3):

@@ -164,6 +164,30 @@ def test_video_keeps_timing_audio_and_background(model: Path, capsys: pytest.Cap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped.mp4"]
 
 
+def test_start_and_end_convert_a_window_with_its_audio(model: Path, capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    """--start / --end, as extract has them: only that part is converted and written, its clock
+    starting at the window's first frame, with the audio of the window moved by as much."""
+    source, out = VIDEOS / "identity_b.mp4", tmp_path / "window.mp4"
+    code, summary, err = run_cli(capsys, "convert", source, "-m", model, "-o", out, "--start", "2", "--end", "0:03.5")
+    assert code == 0, err
+    kept = [f for f in iter_frames(source) if 2 <= f.time < 3.5]
+    assert summary["frames"] == len(kept) == 45 and summary["faces_swapped"] >= 44
+    info = probe_video(out)
+    assert info.frame_count == 45 and info.duration == pytest.approx(1.5, abs=0.05)
+    video_in = sorted(p for _, p in packets(source, "video"))
+    first = video_in[kept[0].index]
+    assert sorted(p for _, p in packets(out, "video")) == [p - first for p in video_in[kept[0].index:kept[-1].index + 1]]
+    audio_out = packets(out, "audio")
+    with av.open(str(source)) as c:
+        tb = float(c.streams.audio[0].time_base)
+    window = [(data, pts) for data, pts in packets(source, "audio") if 2 <= pts * tb < 3.5]
+    assert len(audio_out) == len(window) > 20 and [d for d, _ in audio_out] == [d for d, _ in window]
+    assert audio_out[0][1] * tb == pytest.approx(window[0][1] * tb - 2, abs=0.03)
+    code, _, err = run_cli(capsys, "convert", source, "-m", model, "-o", tmp_path / "bad.mp4", "--start", "3", "--end", "2")
+    assert code == 2 and "--end must be after --start" in err
+
+
 def test_rotation_kept_and_faces_detected_on_the_fly(model: Path, tmp_path: Path) -> None:
     rotated = make_rotated_video(tmp_path / "in", 90)
     out = tmp_path / "out.mp4"

@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facesmith.convert.blend import COLOR_MATCHERS, BlendSettings, face_region, paste_face
-from facesmith.convert.faces import FaceJob, FrameJob, Smoother
+from facesmith.convert.faces import Smoother
+from facesmith.engine.blend import COLOR_MATCHERS, BlendSettings, face_region, paste_face
+from facesmith.engine.frames import FaceJob, FrameJob
 from facesmith.errors import InputError
 from facesmith.face.align import (
     aligned_mean_face,

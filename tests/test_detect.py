@@ -207,7 +207,6 @@ def test_quick_pass_finds_the_faces_of_small_frames(detectors: dict[str, Detecto
 
 def test_tracker_uses_the_quick_pass_only_while_tracking_one_face(identity_a: list[np.ndarray],
                                                                    two_people: list[np.ndarray]) -> None:
-    from facesmith.face.tracker import FaceTracker
 
     class Recording:
         name = "recording"
@@ -220,17 +219,20 @@ def test_tracker_uses_the_quick_pass_only_while_tracking_one_face(identity_a: li
             self.calls.append(thorough)
             return self.inner.detect(image_bgr, thorough)
 
+    from facesmith.face import FaceReader
+
+    mesh = create_landmarker("mesh")
     det = Recording()
-    tracker = FaceTracker(det, create_landmarker("mesh"), video=True, redetect_every=3)
+    tracker = FaceReader(det, mesh, redetect_every=3).tracker()
     frame = identity_a[0]
     for i in range(7):
-        assert len(tracker.process(frame, i / 30)) == 1
+        assert len(tracker.update(frame, i / 30)) == 1
     assert det.calls == [True, False, False]  # first frame: nothing tracked yet; then every 3rd frame
 
     det = Recording()
-    tracker = FaceTracker(det, create_landmarker("mesh"), video=True, redetect_every=3)
+    tracker = FaceReader(det, mesh, redetect_every=3).tracker()
     for i in range(7):
-        assert len(tracker.process(two_people[0], i / 30)) == 2
+        assert len(tracker.update(two_people[0], i / 30)) == 2
     assert det.calls == [True, True, True]  # several people: always both models
 
 

@@ -33,9 +33,7 @@ import pytest
 
 from facesmith.cli import main
 from facesmith.errors import InputError
-from facesmith.face.detect import create_detector
-from facesmith.face.landmarks import create_landmarker, roi_from_landmarks
-from facesmith.face.tracker import FaceTracker
+from facesmith.face import FaceReader
 from facesmith.live.controls import Controls, Settings
 from facesmith.live.mailbox import Closed, LatestSlot
 from facesmith.media.video import iter_frames, probe_video
@@ -72,12 +70,12 @@ def free_port() -> int:
 
 def source_faces(clip: Path) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """time -> (frame, 68 landmarks of its face), found afresh on every frame."""
-    tracker = FaceTracker(create_detector("blazeface"), create_landmarker("mesh"), video=False)
+    reader = FaceReader("blazeface", "mesh")
     out = {}
     for f in iter_frames(clip):
-        faces = tracker.process(f.image, f.time)
+        faces = reader.find(f.image)
         if len(faces) == 1:
-            out[round(f.time, 4)] = (f.image, faces[0].points)
+            out[round(f.time, 4)] = (f.image, faces[0].landmarks)
     return out
 
 
@@ -110,14 +108,14 @@ def check_swapped(frames: list[tuple[float, np.ndarray]], faces: dict[float, tup
 def watermark_at_target_geometry(frames: list[tuple[float, np.ndarray]],
                                  faces: dict[float, tuple[np.ndarray, np.ndarray]]) -> dict:
     """Read the watermark where the marker put it (test_provenance_convert.py says why, for a tiny model)."""
-    landmarker = create_landmarker("mesh")
+    reader = FaceReader("blazeface", "mesh")
     read = []
     checked = 0
     for n, (t, image) in enumerate(frames):
         if n % 3 or round(t, 4) not in faces:
             continue
         checked += 1
-        fit = landmarker.fit(image, roi_from_landmarks(faces[round(t, 4)][1]))
+        fit = reader.refit(image, faces[round(t, 4)][1])
         read.append((n, watermark.read_face(image, fit.points.astype(np.float64))))
     return decode_faces(read, checked)
 

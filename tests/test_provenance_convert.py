@@ -17,11 +17,10 @@ import pytest
 
 import facesmith
 from facesmith.cli import main
-from facesmith.face.landmarks import roi_from_landmarks
-from facesmith.face.tracker import FaceTracker
+from facesmith.face import FaceReader
 from facesmith.media.video import iter_frames
 from facesmith.provenance import model_fingerprint, verify, watermark
-from facesmith.provenance.verify import FaceReader, decode_faces
+from facesmith.provenance.verify import decode_faces
 
 from .conftest import VIDEOS
 
@@ -95,9 +94,8 @@ def _watermark_at_target_geometry(clip: Path, out: Path) -> dict:
     faces = []
     sources = iter_frames(clip, every=3)
     for frame, swapped in zip(sources, iter_frames(out, every=3), strict=True):
-        tracker = FaceTracker(reader.detector, reader.landmarker, video=False)
-        for face in tracker.process(frame.image, 0.0):
-            fit = reader.landmarker.fit(swapped.image, roi_from_landmarks(face.points))
+        for face in reader.find(frame.image):
+            fit = reader.refit(swapped.image, face.landmarks)
             faces.append((frame.index, watermark.read_face(swapped.image, fit.points.astype(np.float64))))
     return decode_faces(faces, CLIP_FRAMES // 3)
 

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
+from facesmith.face import FaceReader
 from facesmith.media.video import iter_frames
 from facesmith.provenance import (
     Marker,
@@ -27,7 +28,6 @@ from facesmith.provenance import (
     verify,
     watermark,
 )
-from facesmith.provenance.verify import FaceReader
 
 from .conftest import IMAGES, VIDEOS
 
@@ -36,9 +36,7 @@ FRAMES = 24  # ~2.4 s of identity_b at every 3rd frame: enough for 4 attacks in 
 
 
 def _faces(reader: FaceReader, image: np.ndarray) -> list[np.ndarray]:
-    from facesmith.face.tracker import FaceTracker
-
-    return [f.points for f in FaceTracker(reader.detector, reader.landmarker, video=False).process(image, 0.0)]
+    return [f.landmarks for f in reader.find(image)]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -9,7 +9,15 @@ The public API is one callable per pipeline stage; each stage is also the packag
     >>> facesmith.convert("clip.mp4", "models/ab", "swapped.mp4")
     >>> facesmith.verify(["swapped.mp4"])
 
-Importing facesmith loads none of the stages; each is imported on its first call.
+and the building blocks for one picture at a time:
+
+    >>> faces = facesmith.find_faces("photo.jpg")            # list[facesmith.face.Face]
+    >>> model = facesmith.load_model("models/ab")
+    >>> result = facesmith.swap_image(model, "photo.jpg")    # facesmith.engine.FrameResult
+
+For video frames or a camera, keep a `facesmith.face.FaceReader` and a `facesmith.engine.FrameEngine`
+(what these functions make on each call). Importing facesmith loads none of the stages; each is
+imported on its first call.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when another busy process shares
 # the cores: measured on 2 cores with other jobs running, a `lite` training step took 4.8-5.4 s with 2
@@ -29,6 +37,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from . import convert, evaluate, extract, swap, train
 from ._version import __version__
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .engine.blend import BlendSettings
+    from .engine.frames import FrameResult
+    from .face.tracker import Face
+    from .models import SwapModel
+
 
 def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30) -> list[dict[str, Any]]:
     """Read the provenance marks (watermark, container tag, C2PA manifest) of media files and folders;
@@ -38,4 +54,49 @@ def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30) -> li
     return _verify([paths] if isinstance(paths, (str, Path)) else paths, max_frames)
 
 
-__all__ = ["__version__", "convert", "evaluate", "extract", "swap", "train", "verify"]
+def find_faces(image: np.ndarray | str | Path, detector: str = "blazeface", landmarker: str = "mesh") -> list[Face]:
+    """The faces of one photo (a uint8 BGR array or an image file), left to right."""
+    from .face.reader import FaceReader
+
+    return FaceReader(detector, landmarker).find(_image(image))
+
+
+def load_model(model_dir: str | Path, device: str = "cpu") -> SwapModel:
+    """The trained swap model in `model_dir` (its latest checkpoint, checked), ready for `swap_image`
+    or a `FrameEngine`; its settings are in `model.config`."""
+    from .engine.swapper import load_swap_model
+
+    return load_swap_model(model_dir, device)[0]
+
+
+def swap_image(model: SwapModel, image: np.ndarray | str | Path, *, direction: str = "b2a",
+               faces: list[Face] | None = None, blend: BlendSettings | None = None,
+               watermark: bool = True) -> FrameResult:
+    """Swap the faces of one photo (array or file; an array is changed in place) with `model`:
+    `result.image` is the swapped, blended picture, watermarked unless `watermark=False`;
+    `result.faces` says what happened to each face. `faces` default to `find_faces(image)`."""
+    from .engine.engine import FrameEngine
+    from .provenance import Marker, fingerprint_of
+
+    picture = _image(image)
+    if faces is None:
+        faces = find_faces(picture)
+    marker = Marker(fingerprint_of(model.weights_sha256), enabled=watermark)
+    engine = FrameEngine(model, direction=direction, blend=blend, marker=marker, device=_device_of(model))
+    return engine.swap_frame(picture, faces, follows_previous=False)
+
+
+def _image(image: np.ndarray | str | Path) -> np.ndarray:
+    if isinstance(image, (str, Path)):
+        from .media.images import read_image
+
+        return read_image(image)
+    return image
+
+
+def _device_of(model: Any) -> str:
+    return str(next(model.parameters()).device)
+
+
+__all__ = ["__version__", "convert", "evaluate", "extract", "find_faces", "load_model", "swap", "swap_image",
+           "train", "verify"]

@@ -1,7 +1,7 @@
 """Where convert's faces come from, which of them are swapped, and how they are steadied over time.
 
 - `StoredFaces`: the alignments `facesmith extract` saved for the target (no detection at all);
-- `DetectedFaces`: the extractor's tracker run on the fly (detector + landmarks + One Euro filter);
+- `DetectedFaces`: faces tracked on the fly by a `face.FaceReader` (as extract finds them);
 - `IdentityGate`: keeps only faces of the trained identity (dlib descriptors against a faceset),
   embedding a few frames per track rather than every frame (as extract's `--ref` does);
 - `Smoother`: a centred, zero-lag moving average of each track's alignment over +-radius frames, on
@@ -12,39 +12,18 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import progress
-from ..face.align import alignment_matrix, mask_polygon, transform_points
+from ..engine.frames import FaceJob, FrameJob
 from ..faceset import face_landmarks, list_faces, read_face
 from ..faceset.store import AlignmentsStore
 
-DEFAULT_CROP = 256  # crop size assumed when faces are detected on the fly (extract's default)
 SAMPLE_AGES = (1, 10, 40, 120)  # a track's faces that are embedded (as extract/identity_filter.py does)
-
-
-@dataclass
-class FaceJob:
-    track: int
-    points: np.ndarray  # (68, 2) landmarks in frame pixels
-    unit: np.ndarray  # 2x3: frame pixels -> the aligned crop scaled to [0, 1]
-    hull: np.ndarray  # face polygon in the same unit crop coordinates
-    crop_size: int = DEFAULT_CROP
-    file: str = ""  # its face file in the faceset, for stored alignments
-
-
-@dataclass
-class FrameJob:
-    index: int
-    time: float
-    image: np.ndarray
-    faces: list[FaceJob] = field(default_factory=list)
-    found: int = 0  # faces found before the identity check
-    name: str = ""  # output name for image sources
 
 
 # --- stored alignments -----------------------------------------------------------------------------
@@ -94,22 +73,16 @@ class StoredFaces:
 
 
 class DetectedFaces:
-    """The extractor's tracker; `video=False` treats every call as an unrelated photo."""
+    """Faces tracked as extract tracks them; `video=False` treats every call as an unrelated photo."""
 
     def __init__(self, video: bool, detector: str = "blazeface", landmarker: str = "mesh"):
-        from ..face.detect import create_detector
-        from ..face.landmarks import create_landmarker
-        from ..face.tracker import FaceTracker
+        from ..face.reader import FaceReader
 
-        self.tracker = FaceTracker(create_detector(detector), create_landmarker(landmarker), video=video)
+        self.tracker = FaceReader(detector, landmarker).tracker(video=video)
 
     def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
-        jobs = []
-        for face in self.tracker.process(image, time):
-            unit = alignment_matrix(face.points, 1)
-            hull = mask_polygon(transform_points(face.points, unit))
-            jobs.append(FaceJob(face.track_id, face.points, unit, hull))
-        return jobs
+        return [FaceJob(face.track_id, face.landmarks, face.matrix, face.mask)
+                for face in self.tracker.update(image, time)]
 
 
 # --- identity ---------------------------------------------------------------------------------------

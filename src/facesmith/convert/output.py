@@ -109,45 +109,54 @@ def plan_output(target: Path, sources: list[MediaSource], output: Path, overwrit
     if not parent.is_dir():
         raise OutputError(f"the folder {parent} does not exist; create it first or choose another output path")
     check_writable_dir(parent, create=False)
-    suffix = output.suffix.lower()
+    _refuse_writing_onto_the_target(target, sources, output)
+    kind = _output_kind(target, sources, output, preview)
+    if output.exists():
+        _refuse_replacing(output, kind, overwrite)
+    return OutputPlan(output, kind, overwrite)
+
+
+def _refuse_writing_onto_the_target(target: Path, sources: list[MediaSource], output: Path) -> None:
     resolved_target = Path(os.path.realpath(target))
     if Path(os.path.realpath(output)) == resolved_target or any(
             Path(os.path.realpath(output)) == Path(os.path.realpath(s.path)) for s in sources):
         raise OutputError(f"the output {output} is the target itself; choose another output path")
     if target.is_dir() and resolved_target in Path(os.path.realpath(output)).parents:
         raise OutputError("the output must not be inside the target folder")
+
+
+def _output_kind(target: Path, sources: list[MediaSource], output: Path, preview: int) -> str:
+    """preview | frames | video | image, from the target and the output's name."""
+    suffix = output.suffix.lower()
     as_folder = output.is_dir() or suffix == ""
     if preview:
         if suffix != ".png":
             raise OutputError("--preview writes a PNG sheet: give -o SHEET.png")
-        kind = "preview"
-    elif target.is_dir():
+        return "preview"
+    if target.is_dir():
         if not as_folder:
             raise OutputError(f"a folder of photos converts to a folder: give -o FOLDER (not {output.name})")
-        kind = "frames"
-    elif sources[0].kind == "video":
-        if as_folder:
-            kind = "frames"
-        elif suffix in CONTAINERS:
-            kind = "video"
-        else:
-            raise OutputError(f"cannot write a video as {output.name}: use .mp4, .mov or .mkv, or a folder "
-                              "for PNG frames")
-    elif as_folder:
-        kind = "frames"
-    elif suffix in IMAGE_OUT:
-        kind = "image"
-    else:
-        raise OutputError(f"cannot write a photo as {output.name}: use one of {', '.join(IMAGE_OUT)}")
-    if output.exists():
-        if not overwrite:
-            raise OutputError(f"{output} already exists; pass --overwrite to replace it")
-        if kind == "frames":
-            if not output.is_dir():
-                raise OutputError(f"{output} exists and is not a folder; remove it or choose another output")
-            if any(output.iterdir()) and not (output / FOLDER_MARK).is_file():
-                raise OutputError(f"{output} is a folder facesmith did not write; it will not be replaced, "
-                                  "choose an empty or new folder")
-        elif output.is_dir():
-            raise OutputError(f"{output} is a folder; give a file name")
-    return OutputPlan(output, kind, overwrite)
+        return "frames"
+    if as_folder:
+        return "frames"
+    if sources[0].kind == "video":
+        if suffix in CONTAINERS:
+            return "video"
+        raise OutputError(f"cannot write a video as {output.name}: use .mp4, .mov or .mkv, or a folder "
+                          "for PNG frames")
+    if suffix in IMAGE_OUT:
+        return "image"
+    raise OutputError(f"cannot write a photo as {output.name}: use one of {', '.join(IMAGE_OUT)}")
+
+
+def _refuse_replacing(output: Path, kind: str, overwrite: bool) -> None:
+    if not overwrite:
+        raise OutputError(f"{output} already exists; pass --overwrite to replace it")
+    if kind == "frames":
+        if not output.is_dir():
+            raise OutputError(f"{output} exists and is not a folder; remove it or choose another output")
+        if any(output.iterdir()) and not (output / FOLDER_MARK).is_file():
+            raise OutputError(f"{output} is a folder facesmith did not write; it will not be replaced, "
+                              "choose an empty or new folder")
+    elif output.is_dir():
+        raise OutputError(f"{output} is a folder; give a file name")

@@ -3,10 +3,12 @@
     facesmith.convert("clip.mp4", "models/ab", "swapped.mp4", direction="b2a")
 
 Per frame: faces (the alignments extract stored for TARGET, else detected on the fly) -> whose face
-is it -> temporal smoothing (a few frames of delay) -> batched model -> blend -> watermark -> writer.
+is it -> temporal smoothing (a few frames of delay) -> the frame engine (batched model, blend,
+watermark; `engine.FrameEngine`) -> writer.
 
 Threads: decoding; finding faces (here); the model; blending, watermarking and handing frames to the
-encoder; encoding and muxing. They overlap because PyTorch, OpenCV and FFmpeg release the GIL.
+encoder (the engine's two); encoding and muxing. They overlap because PyTorch, OpenCV and FFmpeg
+release the GIL.
 
 Whose face: with the trained faceset's own alignments, a face is the trained identity when its face
 file is still in the faceset (so deleting a face file there keeps it out of training and convert
@@ -19,73 +21,28 @@ Output goes to a temporary file that is renamed onto OUT only when everything su
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import progress
+from ..devices import pick_device
+from ..engine.engine import FrameEngine
+from ..engine.frames import FrameJob
+from ..engine.swapper import load_swap_model
 from ..errors import InputError
-from ..face.identity import SAME_PERSON_THRESHOLD
-from ..media.encoding import PRESETS
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
-from ..media.threads import Worker, read_ahead
+from ..media.threads import read_ahead
 from ..media.video import iter_frames, probe_video
 from ..media.writer import VideoWriter, writer_summary
-from .blend import BlendSettings
-from .faces import DetectedFaces, FrameJob, IdentityGate, Smoother, StoredFaces, usable_alignments
+from ..models.checkpoint import trained_facesets
+from .faces import DetectedFaces, IdentityGate, Smoother, StoredFaces, usable_alignments
+from .options import ConvertOptions
 from .output import OutputPlan, plan_output
-from .swapper import FaceSwapper, load_swap_model
-
-
-@dataclass(frozen=True)
-class ConvertOptions:
-    direction: str = "auto"  # a2b | b2a | auto (the side whose faceset holds TARGET, else b2a)
-    alignments: str | None = None  # faceset folder holding TARGET's alignments (default: the model's)
-    detect: bool = False  # ignore stored alignments, detect faces again
-    all_faces: bool = False
-    threshold: float = SAME_PERSON_THRESHOLD
-    mask: str = "auto"
-    erode: float | None = None
-    feather: float | None = None
-    color: str = "reinhard"
-    sharpen: float = 0.0
-    smooth: int = 2
-    batch_size: int = 16
-    crf: float = 18
-    preset: str = "veryfast"
-    overwrite: bool = False
-    allow_empty: bool = False
-    preview: int = 0
-    watermark: bool = True
-    device: str = "auto"
-    precision: str = "auto"  # model arithmetic: auto (bf16 where the hardware has it), fp32, bf16
-    threads: int = 0  # model threads on CPU; 0: half the cores (decoding and encoding use the rest)
-    detector: str = "blazeface"
-
-    def validate(self) -> None:
-        if self.direction not in ("auto", "a2b", "b2a"):
-            raise InputError(f"--direction must be a2b, b2a or auto, not {self.direction!r}")
-        if not 1 <= self.batch_size <= 512:
-            raise InputError("--batch-size must be between 1 and 512")
-        if not 0 <= self.smooth <= 30:
-            raise InputError("--smooth must be between 0 and 30 frames")
-        if self.preset not in PRESETS:
-            raise InputError(f"--preset must be one of {', '.join(PRESETS)}")
-        if not 0 <= self.crf <= 51:
-            raise InputError("--crf must be between 0 and 51")
-        if self.preview < 0:
-            raise InputError("--preview must be a number of frames (1 or more)")
-        if self.threads < 0:
-            raise InputError("--threads must be 0 (automatic) or more")
-        if not 0 < self.threshold < 2:
-            raise InputError("--threshold must be between 0 and 2")
-
-    def blend(self) -> BlendSettings:
-        return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen)
 
 
 def _target_sources(target: Path) -> list[MediaSource]:
@@ -100,35 +57,12 @@ def _target_sources(target: Path) -> list[MediaSource]:
     return sources
 
 
-def _device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
-    return device
-
-
-def _facesets(config: dict[str, Any], model_dir: Path) -> dict[str, Path]:
-    """The facesets the model was trained on that still exist (a relative path recorded by `train`
-    is tried from here and from beside the model folder)."""
-    out = {}
-    for side in ("a", "b"):
-        value = config.get(f"faceset_{side}")
-        for path in (Path(value), model_dir.parent / value) if value else ():
-            if path.is_dir():
-                out[side] = path
-                break
-    return out
-
-
 class _Run:
     """One convert: the faces source per target file, the gate, the batches, the writer."""
 
-    def __init__(self, opt: ConvertOptions, swapper: FaceSwapper, marker: Any, gate: IdentityGate | None,
+    def __init__(self, opt: ConvertOptions, engine: FrameEngine, gate: IdentityGate | None,
                  candidates: list[Path], explicit: bool, reference: Path | None):
-        self.opt, self.swapper, self.marker, self.gate = opt, swapper, marker, gate
+        self.opt, self.engine, self.gate = opt, engine, gate
         self.candidates, self.explicit = candidates, explicit
         self.reference = Path(os.path.realpath(reference)) if reference else None
         self.identity: set[str] = set()  # how identities were checked
@@ -156,7 +90,8 @@ class _Run:
             yield self._job(0, 0.0, image, faces, source.path.name)
             return
         # one decoder thread: the least CPU per frame, and the model, blending and encoding want the cores
-        for fr in read_ahead(iter_frames(source.path, threads=1), depth=32):
+        frames = iter_frames(source.path, start=self.opt.start, end=self.opt.end, threads=1)
+        for fr in read_ahead(frames, depth=32):
             yield self._job(fr.index, fr.time, fr.image, faces, "")
 
     def _job(self, index: int, time_s: float, image: Any, faces: Any, name: str) -> FrameJob:
@@ -176,49 +111,22 @@ class _Run:
         return FrameJob(index, time_s, image, kept, len(found), name)
 
     def run(self, jobs: Iterator[FrameJob], write: Any, bar: Any) -> None:
-        """Faces found here -> model thread -> blend-and-watermark thread -> the writer's thread."""
+        """Faces found here -> smoothing -> the engine's model and blend threads -> `write`, which
+        adds the planned watermarks and hands the frame to the writer's thread."""
         smoother = Smoother(self.opt.smooth)
 
-        def finish(job: FrameJob, faces: list[Any]) -> None:
-            t0 = time.perf_counter()
-            marks = self.marker.plan(job.image, faces, follows_previous=True)  # frames come in order
-            self.swapper.stats.mark_seconds += time.perf_counter() - t0
+        def ready() -> Iterator[list[FrameJob]]:
+            for job in jobs:
+                yield smoother.push(job)
+            yield smoother.flush()
+
+        def done(job: FrameJob, marks: list[Any]) -> None:
             write(job, job.image, marks)
             self.frames += 1
             bar.update(1)
+            bar.set_postfix_str(f"{self.engine.stats.faces_swapped} faces swapped", refresh=False)
 
-        # Each frame's watermark is planned right after its faces are blended, on the same thread,
-        # while the face regions are still in that core's cache (measured: ~8% more frames/s than a
-        # separate watermark thread, which read them back from memory); `write` adds it.
-        def blend_batch(inferred: Any) -> None:
-            self.swapper.paste(inferred, finish)
-            bar.set_postfix_str(f"{self.swapper.stats.faces_swapped} faces swapped", refresh=False)
-
-        blend = Worker(blend_batch, "blend")
-        model = Worker(lambda batch: blend.put(self.swapper.infer(batch)), "model")
-        workers = (model, blend)
-        batch: list[FrameJob] = []
-        faces = 0
-        # the first batches are small so the blending and encoding threads start early; then full size
-        size = min(2, self.opt.batch_size)
-        try:
-            for job in jobs:
-                for ready in smoother.push(job):
-                    batch.append(ready)
-                    faces += len(ready.faces)
-                    if faces >= size or len(batch) >= 2 * size:
-                        model.put(batch)
-                        batch, faces = [], 0
-                        size = min(2 * size, self.opt.batch_size)
-            batch.extend(smoother.flush())
-            if batch:
-                model.put(batch)
-            for worker in workers:
-                worker.close()
-        except BaseException:
-            for worker in reversed(workers):
-                worker.abort()
-            raise
+        self.engine.swap_batches(ready(), done, self.opt.batch_size)
 
 
 def convert(target: str | Path, model_dir: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
@@ -247,16 +155,16 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
     target = Path(target)
     sources = _target_sources(target)
     plan: OutputPlan = plan_output(target, sources, Path(output), opt.overwrite, opt.preview)
-    device = _device(opt.device)
+    device = pick_device(opt.device)
     model, config = load_swap_model(model_dir, device)
-    facesets = _facesets(config, Path(model_dir))
+    facesets = trained_facesets(config, Path(model_dir))
     hashes = [file_sha256(s.path) for s in sources]
     direction = opt.direction
     if direction == "auto":
         direction = _auto_direction(facesets, hashes)
-    swapper = FaceSwapper(model, direction, opt.blend(), device, opt.precision)
     fingerprint = provenance.fingerprint_of(model.weights_sha256)
-    marker = provenance.Marker(fingerprint, enabled=opt.watermark)
+    engine = FrameEngine(model, direction=direction, blend=opt.blend(), device=device, precision=opt.precision,
+                         marker=provenance.Marker(fingerprint, enabled=opt.watermark))
     target_side, other = direction[0], direction[-1]
     candidates = [Path(opt.alignments)] if opt.alignments else [
         facesets[s] for s in (target_side, other) if s in facesets]
@@ -271,7 +179,7 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
         if gate is None:
             progress.warn("the faceset the model was trained on is not available to check identities; "
                           "every face found is swapped (pass --alignments FACESET or --all-faces)")
-    run = _Run(opt, swapper, marker, gate, candidates, explicit=bool(opt.alignments), reference=reference)
+    run = _Run(opt, engine, gate, candidates, explicit=bool(opt.alignments), reference=reference)
     run.setup_seconds = time.monotonic() - started
 
     if opt.preview:
@@ -280,13 +188,13 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
         summary = write_preview(run, sources, hashes, plan, opt.preview, fingerprint)
     else:
         summary = _convert_all(run, sources, hashes, plan, fingerprint, opt)
-    stats = swapper.stats
+    stats = engine.stats
     elapsed = time.monotonic() - started
     return {
         "output": str(plan.path), "kind": plan.kind, "direction": direction, "frames": run.frames,
         "faces_found": run.found, "faces_swapped": stats.faces_swapped, "frames_with_swap": stats.frames_with_swap,
         "alignments": run.alignments_used, "identity_check": sorted(run.identity) or "off",
-        "blend": dataclasses.asdict(swapper.blend), "model_fingerprint": fingerprint, "watermark": opt.watermark,
+        "blend": dataclasses.asdict(engine.blend), "model_fingerprint": fingerprint, "watermark": opt.watermark,
         "seconds": round(elapsed, 2), "frames_per_second": round(run.frames / elapsed, 2) if elapsed else 0.0,
         "model_seconds": round(stats.model_seconds, 2), "blend_seconds": round(stats.blend_seconds, 2),
         "watermark_seconds": round(stats.mark_seconds, 2), "setup_seconds": round(run.setup_seconds, 2),
@@ -312,13 +220,14 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
     from ..provenance.watermark import add_to_bgr
 
     info = probe_video(sources[0].path) if sources[0].kind == "video" else None
-    total = info.frame_count if info else len(sources)
+    total = _frames_in_window(info, opt) if info else len(sources)
     with plan.staging() as staging, progress.bar(total=total, desc="convert", unit="frame") as bar:
         if plan.kind == "video":
             writer: Any = VideoWriter(staging.path, sources[0].path, crf=opt.crf, preset=opt.preset,
                                       metadata=provenance.container_metadata(fingerprint),
                                       container_options=provenance.container_options(),
-                                      threads=encoder_threads(run.swapper.device.type, info.width * info.height if info else 0))
+                                      threads=encoder_threads(run.engine.device.type, info.width * info.height if info else 0),
+                                      start=opt.start, end=opt.end)
             # the marks go into the chroma planes of the encoded frame (through the writer's frame hook)
             chroma = provenance.watermark.ChromaMarks(writer.yuv_conversion())
             write = lambda job, image, marks: writer.write(image, job.time, chroma.hook(marks))  # noqa: E731
@@ -342,6 +251,16 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
     return writer_summary(writer)
 
 
+def _frames_in_window(info: Any, opt: ConvertOptions) -> int:
+    """About how many frames --start / --end leave (for the progress bar)."""
+    if opt.start is None and opt.end is None:
+        return info.frame_count
+    begin = max(0.0, opt.start or 0.0)
+    finish = min(info.duration or math.inf, opt.end if opt.end is not None else math.inf)
+    return max(0, min(info.frame_count, math.ceil((finish - begin) * info.fps))) if finish < math.inf \
+        else max(0, info.frame_count - math.floor(begin * info.fps))
+
+
 def encoder_threads(device: str, pixels: int) -> int:
     """x264's thread count (0: x264's own, 1.5 frame-parallel threads a core). Measured on 2 cores
     with the model on the CPU, where the model, blending and decoding already keep both cores busy:
@@ -353,7 +272,7 @@ def encoder_threads(device: str, pixels: int) -> int:
 
 
 def _check_not_empty(run: _Run, sources: list[MediaSource], opt: ConvertOptions) -> None:
-    if run.swapper.stats.faces_swapped or opt.allow_empty:
+    if run.engine.stats.faces_swapped or opt.allow_empty:
         return
     what = sources[0].path.name if len(sources) == 1 else f"{len(sources)} images"
     if run.found == 0:

@@ -13,13 +13,13 @@ import cv2
 import numpy as np
 
 from .. import progress
+from ..engine.frames import FrameJob
 from ..media.images import read_image
 from ..media.inputs import MediaSource
 from ..media.video import probe_video, read_frame_at
 from ..media.writer import write_image_file
-from .faces import DetectedFaces, FrameJob, StoredFaces
+from .faces import DetectedFaces, StoredFaces
 from .output import OutputPlan
-from .swapper import side_by_side
 
 SHEET_WIDTH = 1600
 
@@ -53,10 +53,9 @@ def write_preview(run: Any, sources: list[MediaSource], hashes: list[str], plan:
             if run.gate:
                 run.gate.reset()
             job: FrameJob = run._job(index, 0.0, image, cache[sha], source.path.name)
-            marks = run.swapper.process([job])
-            after = run.marker.mark(job.image, marks[0])
-            label = f"{source.path.name} frame {index}: {len(marks[0])}/{job.found} faces swapped"
-            row = side_by_side(before, after, SHEET_WIDTH)
+            result = run.engine.swap_job(job, follows_previous=False)  # sampled frames are not in order
+            label = f"{source.path.name} frame {index}: {result.swapped}/{job.found} faces swapped"
+            row = side_by_side(before, result.image, SHEET_WIDTH)
             cv2.putText(row, label, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (0, 0, 0), 4, cv2.LINE_AA)
             cv2.putText(row, label, (10, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
             rows.append(row)
@@ -67,3 +66,10 @@ def write_preview(run: Any, sources: list[MediaSource], hashes: list[str], plan:
         write_image_file(staging.path, sheet, ".png")
         staging.finalize(lambda path: provenance.finalize_file(path, fingerprint))
     return {"preview_frames": len(rows), "sheet_size": [sheet.shape[1], sheet.shape[0]]}
+
+
+def side_by_side(before: np.ndarray, after: np.ndarray, width: int) -> np.ndarray:
+    """One preview row: before | after, scaled to `width` in total."""
+    row = np.hstack([before, after])
+    scale = width / row.shape[1]
+    return cv2.resize(row, (width, max(1, round(row.shape[0] * scale))), interpolation=cv2.INTER_AREA)

@@ -90,19 +90,12 @@ def _check_pair(target: Path, swapped: Path) -> tuple[Any, Any]:
     return a, b
 
 
-def _tracker() -> Any:
-    from ..face.detect import create_detector
-    from ..face.landmarks import create_landmarker
-    from ..face.tracker import FaceTracker
-
-    return FaceTracker(create_detector("blazeface"), create_landmarker("mesh"), video=True, smooth=False)
-
-
 def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every: int = 1,
              report: Any = None, write_report: bool = True, crops: Any = None) -> dict[str, Any]:
     """Measure SWAPPED against TARGET and SOURCE's identity; returns the summary (with per-frame rows)."""
     from .. import progress
     from ..face.identity import FaceEmbedder, face_distance
+    from ..face.reader import FaceReader
     from ..face.smoothing import landmark_jitter
     from ..media.video import iter_frames
     from ..provenance import verify
@@ -120,7 +113,8 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
     face_quality = FaceQuality()
     size = (info.width, info.height)
 
-    track_t, track_s = _tracker(), _tracker()
+    reader = FaceReader(smooth=False)  # as extract finds faces, unsmoothed: jitter is measured
+    track_t, track_s = reader.tracker(), reader.tracker()
     rows: list[dict[str, Any]] = []
     runs: dict[int, m.TemporalTrack] = {}
     finished: list[m.TemporalTrack] = []
@@ -128,8 +122,8 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
     bg_sse, bg_n = 0.0, 0
     bar = progress.bar(total=len(wanted), desc="evaluate", unit="frame")
     for ft, fs in zip(iter_frames(target, every=every), iter_frames(swapped, every=every), strict=False):
-        faces_t = [f.points for f in track_t.process(ft.image, ft.time)]
-        faces_s = [f.points for f in track_s.process(fs.image, fs.time)]
+        faces_t = [f.landmarks for f in track_t.update(ft.image, ft.time)]
+        faces_s = [f.landmarks for f in track_s.update(fs.image, fs.time)]
         pairs = m.match_faces(faces_t, faces_s)
         row: dict[str, Any] = {"index": ft.index, "time": round(ft.time, 4), "faces_target": len(faces_t),
                                "faces_swapped": len(faces_s), "faces_matched": len(pairs)}

@@ -22,55 +22,18 @@ import numpy as np
 from .. import progress
 from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import FacesmithError, InputError
-from ..face.detect import create_detector
 from ..face.identity_filter import IdentityFilter
-from ..face.landmarks import create_landmarker
-from ..face.tracker import FaceTracker
+from ..face.reader import FaceReader
+from ..face.tracker import Face
 from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord, face_json
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.threads import read_ahead
 from ..media.video import Frame, iter_frames, probe_video
 from .faces_out import face_name, face_prefix, make_face, parse_face_frame
+from .options import ExtractOptions
 
 COMMIT_SECONDS = 1.0
-
-
-@dataclass(frozen=True)
-class ExtractOptions:
-    size: int = 256
-    every: int = 1
-    start: float | None = None
-    end: float | None = None
-    min_size: int = 0
-    max_faces: int = 0
-    ref: tuple[str, ...] = ()
-    threshold: float = 0.6
-    detector: str = "blazeface"
-    landmarker: str = "mesh"
-    smooth: bool = True
-    rotations: bool = True
-    redetect_every: int = 15
-    image_format: str = "jpg"
-    quality: int = 95
-    keep_partial: bool = False
-
-    def settings(self, ref_hashes: list[str]) -> dict[str, Any]:
-        """What decides the faces a frame gives: a resumed run must use the same."""
-        s = dataclasses.asdict(self)
-        s.pop("keep_partial")
-        s["ref"] = sorted(ref_hashes)
-        return s
-
-    def validate(self) -> None:
-        if not 64 <= self.size <= 1024:
-            raise InputError(f"--size must be between 64 and 1024 pixels, not {self.size}")
-        if self.every < 1:
-            raise InputError("--every must be 1 or more")
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise InputError("--end must be after --start")
-        if self.image_format not in ("jpg", "png"):
-            raise InputError("--format must be jpg or png")
 
 
 @dataclass
@@ -101,9 +64,9 @@ class Extractor:
     def __init__(self, output_dir: Path, options: ExtractOptions):
         options.validate()
         self.out, self.opt = output_dir, options
-        self.detector = create_detector(options.detector)
-        self.landmarker = create_landmarker(options.landmarker)
-        self.identity = IdentityFilter(options.ref, options.threshold, self.detector, self.landmarker) if options.ref else None
+        self.reader = FaceReader(options.detector, options.landmarker, smooth=options.smooth,
+                                 redetect_every=options.redetect_every, rotations=options.rotations)
+        self.identity = IdentityFilter(options.ref, options.threshold, self.reader) if options.ref else None
         self.suffix = "." + options.image_format
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="facesmith-write")
 
@@ -111,9 +74,7 @@ class Extractor:
                    bar: Any, summary: ExtractSummary) -> dict[str, Any]:
         prefix = face_prefix(src.path, record.sha256)
         self._remove_uncommitted(prefix, record.next_frame)
-        tracker = FaceTracker(self.detector, self.landmarker, video=src.kind == "video",
-                              redetect_every=self.opt.redetect_every, smooth=self.opt.smooth,
-                              rotations=self.opt.rotations)
+        tracker = self.reader.tracker(video=src.kind == "video")
         state = record.state or {}
         tracker.load(state.get("tracker"))
         if self.identity:
@@ -137,25 +98,8 @@ class Extractor:
         next_frame = record.next_frame
         try:
             for fr in frames:
-                faces = tracker.process(fr.image, fr.time)
-                faces = [f for f in faces if max(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.opt.min_size]
-                if self.identity:
-                    faces = self.identity.keep(fr.image, faces)
-                if self.opt.max_faces:
-                    faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]))[: self.opt.max_faces]
-                    faces.sort(key=lambda f: f.box[0])
-                jobs = []
-                for index, face in enumerate(faces):
-                    extra = {"face_index": index, "track": face.track_id, "score": round(face.score, 4),
-                             "detector_score": round(face.detector_score, 4),
-                             "detector": self.opt.detector, "landmarker": self.opt.landmarker}
-                    if self.identity:
-                        extra["identity_distance"] = self.identity.distance_of(face.track_id)
-                    name = face_name(prefix, fr.index, index, self.suffix)
-                    job = self.pool.submit(_face_record, fr.image, face.points, self.opt.size, source_meta, fr.index,
-                                           fr.time, extra, self.out / name, self.opt.quality)
-                    jobs.append((index, name, job))
-                pending.append((fr.index, fr.time, jobs))
+                faces = self._kept(fr, tracker.update(fr.image, fr.time))
+                pending.append((fr.index, fr.time, self._submit(fr, faces, prefix, source_meta)))
                 frames_done += 1
                 faces_done += len(faces)
                 summary.frames_read += 1
@@ -171,6 +115,32 @@ class Extractor:
         commit(next_frame, complete=True)
         summary.detector_runs += tracker.detector_runs
         return {"path": str(src.path), "kind": src.kind, "frames": frames_done, "faces": faces_done}
+
+    def _kept(self, fr: Frame, faces: list[Face]) -> list[Face]:
+        """The faces --min-size, --ref and --max-faces keep, left to right."""
+        faces = [f for f in faces if max(f.box[2] - f.box[0], f.box[3] - f.box[1]) >= self.opt.min_size]
+        if self.identity:
+            faces = self.identity.keep(fr.image, faces)
+        if self.opt.max_faces:
+            faces = sorted(faces, key=lambda f: -(f.box[2] - f.box[0]))[: self.opt.max_faces]
+            faces.sort(key=lambda f: f.box[0])
+        return faces
+
+    def _submit(self, fr: Frame, faces: list[Face], prefix: str,
+                source_meta: dict[str, Any]) -> list[tuple[int, str, Future[str]]]:
+        """Each face's crop, file and store record, made in the writer pool."""
+        jobs = []
+        for index, face in enumerate(faces):
+            extra = {"face_index": index, "track": face.track_id, "score": round(face.score, 4),
+                     "detector_score": round(face.detector_score, 4),
+                     "detector": self.opt.detector, "landmarker": self.opt.landmarker}
+            if self.identity:
+                extra["identity_distance"] = self.identity.distance_of(face.track_id)
+            name = face_name(prefix, fr.index, index, self.suffix)
+            job = self.pool.submit(_face_record, fr.image, face.landmarks, self.opt.size, source_meta, fr.index,
+                                   fr.time, extra, self.out / name, self.opt.quality)
+            jobs.append((index, name, job))
+        return jobs
 
     def _frames(self, src: MediaSource, first_index: int) -> Iterator[Frame]:
         if src.kind == "image":

@@ -23,8 +23,8 @@ import dlib
 import numpy as np
 
 from ..assets import asset_path
+from . import SAME_PERSON_THRESHOLD  # noqa: F401  (its home is the light face/__init__.py)
 
-SAME_PERSON_THRESHOLD = 0.6
 _CHIP_SIZE = 150  # the network's input; dlib's compute_face_descriptor uses the same
 _CHIP_PADDING = 0.25  # dlib's default context around the face in the chip
 

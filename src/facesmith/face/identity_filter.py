@@ -14,40 +14,40 @@ import numpy as np
 from ..errors import InputError
 from ..media.images import read_image
 from ..media.inputs import file_sha256
-from .detect import Detector
-from .identity import FaceEmbedder, face_distance
-from .landmarks import Landmarker, roi_from_detection
-from .tracker import TrackedFace, detect_any_rotation
+from .identity import face_distance
+from .landmarks import roi_from_detection
+from .reader import FaceReader
+from .tracker import Face, detect_any_rotation
 
 SAMPLE_AGES = (1, 6, 16, 31, 61)
 
 
-def reference_embedding(path: str, detector: Detector, landmarker: Landmarker,
-                        embedder: FaceEmbedder | None = None) -> np.ndarray:
-    """The identity descriptor of the largest face in a reference photo (InputError if it has none)."""
+def reference_embedding(path: str, reader: FaceReader) -> np.ndarray:
+    """The identity descriptor of the largest face in a reference photo (InputError if it has none).
+    The largest detection is fitted whatever its landmark score (`find` would drop a doubtful one)."""
     image = read_image(path)
-    found, _ = detect_any_rotation(detector, image)
+    found, _ = detect_any_rotation(reader.detector, image)
     if not found:
         raise InputError(f"no face found in reference image {path}; use a clear photo of the person")
     largest = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
-    points = landmarker.fit(image, roi_from_detection(largest)).points
-    return (embedder or FaceEmbedder()).embed(image, points)
+    points = reader.landmarker.fit(image, roi_from_detection(largest)).points
+    return reader.embed(image, points)
 
 
 class IdentityFilter:
-    def __init__(self, ref_paths: tuple[str, ...], threshold: float, detector: Detector, landmarker: Landmarker):
+    def __init__(self, ref_paths: tuple[str, ...], threshold: float, reader: FaceReader):
         self.threshold = threshold
-        self.embedder = FaceEmbedder()
+        self.reader = reader
         self.ref_hashes = [file_sha256(p) for p in ref_paths]
-        self.refs = [reference_embedding(p, detector, landmarker, self.embedder) for p in ref_paths]
+        self.refs = [reference_embedding(p, reader) for p in ref_paths]
         self.distances: dict[int, list[float]] = {}
 
-    def keep(self, image: np.ndarray, faces: list[TrackedFace]) -> list[TrackedFace]:
+    def keep(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         kept = []
         for face in faces:
             samples = self.distances.setdefault(face.track_id, [])
             if face.age in SAMPLE_AGES or not samples:
-                embedding = self.embedder.embed(image, face.raw_points)
+                embedding = self.reader.embed(image, face.raw_landmarks)
                 samples.append(min(face_distance(embedding, ref) for ref in self.refs))
             if float(np.mean(samples)) <= self.threshold:
                 kept.append(face)

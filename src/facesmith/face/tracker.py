@@ -10,33 +10,62 @@ of the frame are tried (no detector finds faces lying on their side).
 
 from __future__ import annotations
 
+import functools
+import time as clock
 from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
+from .align import alignment_matrix, mask_polygon, transform_points
 from .detect import Detection, Detector
 from .landmarks import Landmarker, roi_from_detection, roi_from_landmarks
+from .pose import head_pose
 from .smoothing import OneEuroFilter
 
 MIN_LANDMARK_SCORE = 0.5
 SAME_FACE_IOU = 0.3
 
 
-@dataclass
-class TrackedFace:
-    track_id: int
-    points: np.ndarray  # (68, 2) frame pixels, smoothed for video
-    raw_points: np.ndarray  # as the landmark model gave them
-    score: float  # landmark model's face confidence in this frame
+@dataclass(eq=False)  # eq=False: `==` on numpy fields would raise, compare by identity
+class Face:
+    """One face in one frame, as `FaceReader.find` / `.track` and `FaceTracker.update` give it.
+
+    Everything is in pixels of the frame it was found in; `matrix`, `mask` and `pose` are computed
+    from the landmarks on first use.
+    """
+
+    track_id: int  # the same number for the same person while the track holds (0, 1, ... per tracker)
+    landmarks: np.ndarray  # float64 (68, 2), iBUG-68 order; smoothed over time in video
+    raw_landmarks: np.ndarray  # as the landmark model gave them in this frame
+    score: float  # the landmark model's face confidence in this frame (0..1)
     detector_score: float  # score of the detection that started (or last refreshed) the track
     rotation: int  # degrees of the rotated copy the detection came from (0 when upright)
     age: int  # frames this track has been seen, this one included
+    frame_size: tuple[int, int]  # (width, height) of the frame
+    embedding: np.ndarray | None = None  # dlib 128-D identity descriptor, when the reader embeds
 
     @property
     def box(self) -> np.ndarray:
-        return np.concatenate([self.points.min(0), self.points.max(0)])
+        """x0, y0, x1, y1 of the landmarks."""
+        return np.concatenate([self.landmarks.min(0), self.landmarks.max(0)])
+
+    @functools.cached_property
+    def matrix(self) -> np.ndarray:
+        """2x3 similarity: frame pixels -> the aligned crop scaled to [0, 1] (`align.alignment_matrix`;
+        for an S-pixel crop use `align.alignment_matrix(face.landmarks, S)`)."""
+        return alignment_matrix(self.landmarks, 1)
+
+    @functools.cached_property
+    def mask(self) -> np.ndarray:
+        """The face polygon (landmark hull with a forehead estimate) in the same unit crop coordinates."""
+        return mask_polygon(transform_points(self.landmarks, self.matrix))
+
+    @functools.cached_property
+    def pose(self) -> tuple[float, float, float]:
+        """yaw, pitch, roll in degrees (`pose.head_pose`)."""
+        return head_pose(self.landmarks, self.frame_size)
 
 
 @dataclass
@@ -98,16 +127,45 @@ def detect_any_rotation(detector: Detector, image: np.ndarray, rotations: bool =
 
 
 class FaceTracker:
+    """Online, one frame at a time: `faces = tracker.update(frame_bgr, time)`. Made by
+    `FaceReader.tracker()`; `state()` / `load()` carry it across a resumed job exactly.
+
+    `video=False` treats every frame as an unrelated photo (no tracking, no smoothing). `embed`, a
+    callable (image, landmarks) -> descriptor, fills each face's `embedding`."""
+
     def __init__(self, detector: Detector, landmarker: Landmarker, *, video: bool, smooth: bool = True,
-                 redetect_every: int = 15, rotations: bool = True):
+                 redetect_every: int = 15, rotations: bool = True, embed: Any = None):
         self.detector, self.landmarker = detector, landmarker
         self.video, self.smooth, self.redetect_every, self.rotations = video, smooth, redetect_every, rotations
+        self.embed = embed
         self.tracks: list[_Track] = []
         self.next_id = 0
         self.since_detect = 0
         self.detector_runs = 0
+        self._started = clock.monotonic()
 
-    def process(self, image: np.ndarray, time: float) -> list[TrackedFace]:
+    def update(self, image: np.ndarray, time: float | None = None) -> list[Face]:
+        """The faces of the next frame (uint8 BGR), left to right. `time`: the frame's time in seconds,
+        the smoothing filter's clock; None takes the wall clock (live capture)."""
+        if time is None:
+            time = clock.monotonic() - self._started
+        self._follow_tracks(image)
+        faces = []
+        size = (image.shape[1], image.shape[0])
+        for track in self.tracks:
+            track.age += 1
+            points = track.raw
+            if self.video and self.smooth:
+                iod = float(np.linalg.norm(track.raw[36] - track.raw[45]))
+                points = track.filter(track.raw, time, iod)
+            face = Face(track.id, points, track.raw, track.score, track.detector_score, track.rotation,
+                        track.age, size)
+            if self.embed is not None:
+                face.embedding = self.embed(image, face.raw_landmarks)
+            faces.append(face)
+        return sorted(faces, key=lambda f: (f.box[0], f.track_id))
+
+    def _follow_tracks(self, image: np.ndarray) -> None:
         lost = False
         if self.video:
             kept = []
@@ -131,16 +189,6 @@ class FaceTracker:
             # stage clip: 284 faces with the cheap pass, 302 with both models).
             self._detect(image, thorough=len(self.tracks) > 1)
         self._drop_duplicates()
-        faces = []
-        for track in self.tracks:
-            track.age += 1
-            points = track.raw
-            if self.video and self.smooth:
-                iod = float(np.linalg.norm(track.raw[36] - track.raw[45]))
-                points = track.filter(track.raw, time, iod)
-            faces.append(TrackedFace(track.id, points, track.raw, track.score,
-                                     track.detector_score, track.rotation, track.age))
-        return sorted(faces, key=lambda f: (f.box[0], f.track_id))
 
     def _detect(self, image: np.ndarray, thorough: bool) -> None:
         """`thorough=False` is the periodic look for newcomers while one face is tracked: a cheaper

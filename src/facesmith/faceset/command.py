@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import atomic
 from ..errors import InputError, OutputError
+from ..face import SAME_PERSON_THRESHOLD
 from .tools import SORT_KEYS
 
 
@@ -37,11 +38,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      "first, others last; histogram: similar-looking faces together)")
     t.add_argument("--by", choices=SORT_KEYS, help="sort key")
     t.add_argument("--undo", action="store_true", help="remove the order prefixes again")
-    t.add_argument("--threshold", type=float, default=0.6, help="same-person distance for --by identity")
+    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD, help="same-person distance for --by identity")
 
     t = tool("filter", "keep only the person in the reference photos; move the others to _rejected/other_identity")
     t.add_argument("--ref", nargs="+", required=True, metavar="IMAGE", help="photos of the person to keep")
-    t.add_argument("--threshold", type=float, default=0.6,
+    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD,
                    help="identity distance under which a face matches --ref (default 0.6)")
     t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
 

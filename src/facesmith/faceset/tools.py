@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import progress
 from ..errors import InputError
+from ..face import SAME_PERSON_THRESHOLD
 from . import face_landmarks, list_faces, read_face, read_face_meta
 from .store import STORE_NAME, AlignmentsStore
 
@@ -113,7 +114,7 @@ def identity_order(embeddings: np.ndarray, threshold: float) -> tuple[list[int],
     return [int(i) for i in np.argsort(to_centre, kind="stable")], to_centre
 
 
-def sort_faces(folder: str | Path, by: str, threshold: float = 0.6) -> dict[str, Any]:
+def sort_faces(folder: str | Path, by: str, threshold: float = SAME_PERSON_THRESHOLD) -> dict[str, Any]:
     """Rename the faces `0001__<name>`, `0002__<name>`, ... in `by` order (re-sorting replaces the prefix)."""
     folder = Path(folder)
     files = faceset_files(folder)
@@ -174,12 +175,11 @@ def _apply_renames(folder: Path, renames: dict[str, str]) -> None:
 # --- filter ------------------------------------------------------------------------------------------
 
 
-def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = 0.6, dry_run: bool = False,
+def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = SAME_PERSON_THRESHOLD, dry_run: bool = False,
                  detector: str = "blazeface", landmarker: str = "mesh") -> dict[str, Any]:
     """Keep the faces whose identity distance to the nearest reference photo is <= threshold."""
-    from ..face.detect import create_detector
     from ..face.identity_filter import reference_embedding
-    from ..face.landmarks import create_landmarker
+    from ..face.reader import FaceReader
 
     folder = Path(folder)
     files = faceset_files(folder)
@@ -188,8 +188,8 @@ def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = 0.6
     for ref in refs:
         if not Path(ref).is_file():
             raise InputError(f"reference image not found: {ref}")
-    det, lm = create_detector(detector), create_landmarker(landmarker)
-    ref_vectors = np.stack([reference_embedding(str(r), det, lm) for r in refs])
+    reader = FaceReader(detector, landmarker)
+    ref_vectors = np.stack([reference_embedding(str(r), reader) for r in refs])
     embeddings = embed_faces(files, desc="filter")
     dist = np.linalg.norm(embeddings[:, None] - ref_vectors[None], axis=2).min(1)
     rejected = [p for p, d in zip(files, dist, strict=True) if d > threshold]

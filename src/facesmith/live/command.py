@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..convert.names import COLORS, MASKS
+from ..engine.names import COLORS, MASKS
 from ..errors import InputError
 from ..media.encoding import PRESETS
 from .controls import FACE_CHOICES

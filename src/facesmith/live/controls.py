@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..convert.names import COLORS, MASKS
+from ..engine.names import COLORS, MASKS
 from ..errors import InputError
 
 FACE_CHOICES = ("largest", "all", "identity")

@@ -1,8 +1,9 @@
 """The one place where live reaches into faces, the model, blending and the watermark, one frame at a time.
 
-Written against convert's parts (`DetectedFaces`: the extractor's tracker, landmarks tracked from the
-previous frame; `IdentityGate`; `FaceSwapper`: cut, model, blend; `Marker`: the invisible watermark),
-so that live swaps, blends and marks exactly as convert does. What convert does and live does not:
+Written against the face library's online tracker (`face.FaceReader().tracker()`: landmarks tracked
+from the previous frame) and the frame engine (`engine.FrameEngine.swap_frame`: cut, model, blend,
+invisible watermark), the same parts convert uses, so that live swaps, blends and marks exactly as
+convert does; `IdentityGate` is convert's. What convert does and live does not:
 the centred alignment average over +-N frames (`--smooth`): it needs future frames, i.e. latency; the
 tracker's One Euro filter, which looks only backwards, still steadies the landmarks.
 
@@ -15,23 +16,20 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .. import progress
-from ..convert.blend import BlendSettings
-from ..convert.faces import DetectedFaces, FaceJob, FrameJob, IdentityGate
-from ..convert.names import MASKS
-from ..convert.swapper import FaceSwapper, load_swap_model
-from ..face.identity import SAME_PERSON_THRESHOLD
+from ..convert.faces import IdentityGate
+from ..engine.blend import BlendSettings
+from ..engine.engine import FrameEngine
+from ..engine.frames import FaceJob
+from ..engine.names import MASKS
+from ..engine.swapper import load_swap_model
+from ..face import SAME_PERSON_THRESHOLD
+from ..face.reader import FaceReader
+from ..models.checkpoint import trained_facesets
 from .controls import Settings
-
-
-def _facesets(config: dict[str, Any], model_dir: Path) -> dict[str, Path]:
-    from ..convert.pipeline import _facesets as model_facesets  # convert's reading of the model's record
-
-    return model_facesets(config, model_dir)
 
 
 class LiveEngine:
@@ -42,12 +40,13 @@ class LiveEngine:
 
         model, config = load_swap_model(model_dir, device)
         self.learns_mask = bool(model.config.get("learns_mask"))
-        self.swapper = FaceSwapper(model, direction, BlendSettings(), device, precision)
         self.fingerprint = provenance.fingerprint_of(model.weights_sha256)
-        self.marker = provenance.Marker(self.fingerprint, enabled=watermark)
+        self.engine = FrameEngine(model, direction=direction, device=device, precision=precision,
+                                  marker=provenance.Marker(self.fingerprint, enabled=watermark))
+        self.swapper = self.engine.swapper
         self.watermark = watermark
-        self.faces = DetectedFaces(video=True, detector=detector)
-        self.reference = _facesets(config, Path(model_dir)).get(direction[0])  # the faces being replaced
+        self.tracker = FaceReader(detector, "mesh").tracker()
+        self.reference = trained_facesets(config, Path(model_dir)).get(direction[0])  # the faces being replaced
         self.threshold = threshold
         self._gate: IdentityGate | None = None
         self._blend_from: Settings | None = None
@@ -69,24 +68,23 @@ class LiveEngine:
         reference faces now (~0.5 s) rather than on the first face."""
         if identity:
             _ = self._identity_gate().refs
-        from ..convert.swapper import SwapStats
+        from ..engine.swapper import SwapStats
         from ..face.align import aligned_mean_face, alignment_matrix, mask_polygon, transform_points
 
         frame = np.full((*shape, 3), 128, np.uint8)
-        self.faces(0, frame, 0.0)  # the detector's first run
+        self.tracker.update(frame, 0.0)  # the detector's first run (a grey frame: no track starts)
         points = aligned_mean_face(min(shape) // 2) + np.array([shape[1] / 4, shape[0] / 4])
         unit = alignment_matrix(points, 1)
         face = FaceJob(-1, points, unit, mask_polygon(transform_points(points, unit)))
-        (landmarks,) = self.swapper.paste(self.swapper.infer([FrameJob(0, 0.0, frame, [face], 1)]))
-        self.marker.plan(frame, landmarks)
-        self.marker.plan(frame, [])  # forget the made-up face
+        self.engine.swap_frame(frame, [face], follows_previous=False)  # model, blend, watermark re-fit
+        marker = self.engine.marker
+        marker.plan(frame, [])  # forget the made-up face
         self.swapper.stats = SwapStats()
-        self.marker.faces_marked = 0
+        marker.faces_marked = 0
 
     def _blend(self, settings: Settings) -> None:
         if settings != self._blend_from:
-            self.swapper.blend = BlendSettings(settings.mask, settings.erode, settings.feather,
-                                               settings.color).validate(self.learns_mask)
+            self.engine.blend = BlendSettings(settings.mask, settings.erode, settings.feather, settings.color)
             self._blend_from = settings
 
     def _chosen(self, image: np.ndarray, found: list[FaceJob], which: str) -> list[FaceJob]:
@@ -109,7 +107,7 @@ class LiveEngine:
         if not settings.swap:
             return []
         t0 = time.perf_counter()
-        found = self.faces(index, image, time_s)
+        found = [FaceJob.of(face) for face in self.tracker.update(image, time_s)]
         self.faces_found += len(found)
         chosen = self._chosen(image, found, settings.faces) if found else []
         stages["faces"] = stages.get("faces", 0.0) + time.perf_counter() - t0
@@ -122,17 +120,10 @@ class LiveEngine:
         if not faces or not settings.swap:
             return 0
         self._blend(settings)
-        t1 = time.perf_counter()
-        inferred = self.swapper.infer([FrameJob(index, time_s, image, faces, len(faces))])
-        t2 = time.perf_counter()
-        (landmarks,) = self.swapper.paste(inferred)
-        t3 = time.perf_counter()
-        if landmarks and self.watermark:
-            from ..provenance.watermark import add_to_bgr
-
-            for mark in self.marker.plan(image, landmarks, follows_previous=True):
-                add_to_bgr(image, mark)
-        t4 = time.perf_counter()
-        for name, seconds in (("model", t2 - t1), ("blend", t3 - t2), ("mark", t4 - t3)):
-            stages[name] = stages.get(name, 0.0) + seconds
-        return len(landmarks)
+        stats = self.engine.stats
+        before = (stats.model_seconds, stats.blend_seconds, stats.mark_seconds)
+        result = self.engine.swap_frame(image, faces)  # frames come in order: follows_previous
+        after = (stats.model_seconds, stats.blend_seconds, stats.mark_seconds)
+        for name, b, a in zip(("model", "blend", "mark"), before, after, strict=True):
+            stages[name] = stages.get(name, 0.0) + a - b
+        return result.swapped

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..convert.names import COLORS
+from ..engine.names import COLORS
 from ..errors import InputError, OutputError
 from .controls import Controls
 from .sources import LiveFrame

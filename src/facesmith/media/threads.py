@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, TypeVar
 
 _STOP = object()
@@ -70,7 +70,7 @@ class Worker:
         self.thread.join(10)
 
 
-def read_ahead(items: Iterator[T], depth: int = 24, name: str = "decode") -> Iterator[T]:
+def read_ahead(items: Iterator[T], depth: int = 24, name: str = "decode") -> Generator[T, None, None]:
     """Run the iterator `items` ahead in a thread, up to `depth` items; its errors are re-raised in the
     consumer at the point they happened. Closing the returned generator stops the thread."""
     q: queue.Queue[T | BaseException | None] = queue.Queue(depth)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import functools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,11 +30,11 @@ from pathlib import Path
 import av
 import numpy as np
 from av.container import InputContainer
-from av.stream import Disposition
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..errors import InputError
+from .container import Timeline, TimelineMismatch, first_frame, open_video, timeline_of
 from .orientation import Orientation
 
 # Above this size probe_video trusts the container's own frame count instead of scanning packets.
@@ -134,7 +132,7 @@ def iter_frames(
 
 
 def _iter_frames(path: Path, window: _Window, threads: int = 0) -> Iterator[Frame]:
-    timeline = _timeline(path)
+    timeline = timeline_of(path)
     progress = _Progress()
     use_seek = timeline is not None
     while True:  # at most three passes: each fallback gives up one shortcut for good
@@ -143,7 +141,7 @@ def _iter_frames(path: Path, window: _Window, threads: int = 0) -> Iterator[Fram
             return
         except _SeekFailed:
             use_seek = False  # the keyframe index is unusable: decode from the first frame
-        except _TimelineMismatch:
+        except TimelineMismatch:
             timeline, use_seek = None, False  # the decoder disagrees with the packets: count frames
 
 
@@ -156,51 +154,6 @@ def read_frame_at(path: str | Path, index: int) -> np.ndarray:
     if frame is None or frame.index != index:
         raise InputError(f"{path} has no frame {index}; check the index against its frame count")
     return frame.image
-
-
-# --- opening -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
-    """The container and its first real video stream (not cover art); one-line InputError otherwise."""
-    _check_file(path)
-    try:
-        container = av.open(str(path), metadata_errors="replace")
-    except (av.FFmpegError, UnicodeDecodeError):
-        raise InputError(
-            f"{path} cannot be read as a video: it is damaged, incomplete (a partial download?) or not "
-            "a video file; re-encode or re-download it"
-        ) from None
-    with container:
-        yield container, video_stream(container, path)
-
-
-def _check_file(path: Path) -> None:
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or e}") from None
-    if path.is_dir():
-        raise InputError(f"{path} is a folder, not a video file")
-    if size == 0:
-        raise InputError(f"{path} is an empty file (0 bytes); copy or download it again")
-
-
-def video_stream(container: InputContainer, path: Path) -> VideoStream:
-    for stream in container.streams.video:
-        if not stream.disposition & Disposition.attached_pic:  # cover art in music files is no video
-            return stream
-    raise InputError(f"{path} has no video stream (audio only?); pass a video file")
-
-
-def first_frame(container: InputContainer, stream: VideoStream, path: Path) -> VideoFrame:
-    with contextlib.suppress(av.FFmpegError):
-        for frame in container.decode(stream):
-            return frame
-    raise InputError(f"{path} has no decodable video frames; the file is damaged, re-encode or re-download it")
 
 
 # --- probing -----------------------------------------------------------------------------------
@@ -223,7 +176,7 @@ def _duration(container: InputContainer, stream: VideoStream) -> float | None:
 
 def _frame_count(path: Path, stream: VideoStream, duration: float | None, fps: float) -> tuple[int, bool]:
     if path.stat().st_size <= _COUNT_SCAN_MAX_BYTES:
-        timeline = _timeline(path)  # cached: iter_frames needs the same scan
+        timeline = timeline_of(path)  # cached: iter_frames needs the same scan
         if timeline is not None:
             return len(timeline.pts), timeline.complete
     if stream.frames > 0:
@@ -240,66 +193,11 @@ def _index_beyond_eof(path: Path, stream: VideoStream) -> bool:
     return last.pos >= 0 and last.pos + last.size > path.stat().st_size
 
 
-# --- the packet timeline -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Timeline:
-    pts: np.ndarray  # sorted presentation timestamps of the frames, int64
-    complete: bool  # False when the scan stopped at damaged data
-
-    @functools.cached_property
-    def _positions(self) -> dict[int, int]:
-        return {p: i for i, p in enumerate(self.pts.tolist())}
-
-    def index_of(self, pts: int | None) -> int:
-        i = self._positions.get(pts) if pts is not None else None
-        if i is None:
-            raise _TimelineMismatch
-        return i
-
-
-def _timeline(path: Path) -> _Timeline | None:
-    """The cached scan; None also for unreadable files, which the caller's _open_video then reports
-    under the name the user gave (the cache is keyed by the resolved path)."""
-    try:
-        stat = path.stat()
-        return _scan_timeline(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
-    except (OSError, InputError):
-        return None
-
-
-@functools.lru_cache(maxsize=4)
-def _scan_timeline(real_path: str, size: int, mtime_ns: int) -> _Timeline | None:
-    """Presentation timestamps of every frame, from the packets alone. None if packets lack unique
-    timestamps (raw streams, some AVIs); size and mtime are part of the cache key."""
-    stamps: list[int] = []
-    complete = True
-    with open_video(Path(real_path)) as (container, stream):
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_discard:  # flush packets; edit-list pre-roll
-                    continue
-                if packet.pts is None:
-                    return None
-                stamps.append(packet.pts)
-        except av.FFmpegError:
-            complete = False
-    pts = np.sort(np.asarray(stamps, dtype=np.int64))
-    if np.any(np.diff(pts) == 0):
-        return None
-    return _Timeline(pts, complete)
-
-
 # --- decoding ----------------------------------------------------------------------------------
 
 
 class _SeekFailed(Exception):
     """No keyframe at or before the wanted frame could be reached by seeking."""
-
-
-class _TimelineMismatch(Exception):
-    """A decoded frame's timestamp is not one of the packets' timestamps."""
 
 
 class _Damaged(Exception):
@@ -346,7 +244,7 @@ class _Clock:
     fps: float
 
     @classmethod
-    def make(cls, stream: VideoStream, timeline: _Timeline | None) -> _Clock:
+    def make(cls, stream: VideoStream, timeline: Timeline | None) -> _Clock:
         if stream.start_time is not None:
             origin = stream.start_time
         else:
@@ -362,7 +260,7 @@ class _Clock:
 
 
 def _frames(
-    path: Path, timeline: _Timeline | None, window: _Window, progress: _Progress, use_seek: bool,
+    path: Path, timeline: Timeline | None, window: _Window, progress: _Progress, use_seek: bool,
     threads: int = 0,
 ) -> Iterator[Frame]:
     if timeline is not None and timeline.complete and window.first_index >= len(timeline.pts):
@@ -396,7 +294,7 @@ def _frames(
             raise VideoDamagedError(path, max(last, progress.last_yielded))
 
 
-def _seek_target(timeline: _Timeline | None, clock: _Clock, window: _Window) -> int | None:
+def _seek_target(timeline: Timeline | None, clock: _Clock, window: _Window) -> int | None:
     """Timestamp of the first frame wanted, or None when decoding from the top costs the same."""
     if timeline is None or not len(timeline.pts):
         return None

@@ -17,8 +17,7 @@ Everything is written to a temporary path that the caller renames at the end (se
 from __future__ import annotations
 
 import contextlib
-import queue
-import threading
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,12 +30,13 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import InputError, OutputError
+from .container import first_frame, open_video
 from .encoding import PRESETS
 
 # media.video's own reading of the display matrix and stream: the writer must undo exactly what the
 # reader did.
 from .orientation import Orientation, display_matrix
-from .video import first_frame, open_video
+from .threads import Worker
 
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 # Accurate rounding, chroma filtered from full-resolution input, 2x2 area averages: the round trip
@@ -117,45 +117,60 @@ class VideoWriter:
 
     def __init__(self, path: Path, source: Path, *, crf: float = 18, preset: str = "veryfast",
                  metadata: dict[str, str] | None = None, container_options: dict[str, str] | None = None,
-                 threads: int = 0):
+                 threads: int = 0, start: float | None = None, end: float | None = None):
+        """`start` / `end` (seconds, as media.video times frames): the part of the source written.
+        The file's clock then starts at the first frame written, and only the audio from that frame
+        to `end` is copied, moved by as much (whole packets, their own bytes)."""
         if preset not in PRESETS:
             raise InputError(f"--preset must be one of {', '.join(PRESETS)}")
         if not 0 <= crf <= 51:
             raise InputError("--crf must be between 0 (lossless) and 51")
         self.src = _SourceTiming(source)
         self.padded = self.src.coded[0] % 2 == 1 or self.src.coded[1] % 2 == 1
+        self.out = _open_output(path, metadata, container_options)
+        self.video = self._add_video(crf, preset, threads)
+        self._input = av.open(str(source))
+        self._audio_map = {index: self.out.add_stream_from_template(self._input.streams[index])
+                           for index in self.src.audio}
+        self._start_encoding(path)
+        self._audio_tick = {i: float(self._input.streams[i].time_base or 0) for i in self._audio_map}
+        self._trim = start is not None or end is not None
+        self._shift = 0  # video ticks taken off every timestamp (the first frame's, when trimming)
+        self._audio_from, self._audio_to = -math.inf, math.inf  # source seconds of the audio kept
+        if end is not None:
+            self._audio_to = self.src.origin * self.src.seconds_per_tick + end
+        self._audio = self._audio_packets() if self._audio_map else iter(())
+        self._pending_audio: av.Packet | None = None
+        self.frames = 0
+        self.frames_queued = 0
+        self.audio_packets = 0
+        self._to_yuv = VideoReformatter()
+        self._encoder = Worker(self._encode, "encode", depth=_QUEUE_DEPTH)
+
+    def _add_video(self, crf: float, preset: str, threads: int) -> Any:
+        """The H.264 stream: the source's clock, colour tags and display matrix, even-sized."""
         width, height = (v + v % 2 for v in self.src.coded)
-        options = dict(container_options or {})
-        if container_format(path) in ("mp4", "mov"):  # index first: players start before the download ends
-            flags = [f for f in options.get("movflags", "").replace("+", " ").split() if f]
-            options["movflags"] = "+".join(["faststart", *(f for f in flags if f != "faststart")])
-        try:
-            self.out = av.open(str(path), "w", format=container_format(path), options=options)
-        except (av.FFmpegError, OSError) as e:
-            raise OutputError(f"cannot write {path}: {e}") from None
-        self.out.metadata.update(metadata or {})
-        self.video = self.out.add_stream("libx264", rate=self.src.rate)
-        self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
-        self.video.time_base = self.src.time_base
-        cc = self.video.codec_context
+        video = self.out.add_stream("libx264", rate=self.src.rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.time_base = self.src.time_base
+        cc = video.codec_context
         cc.time_base = self.src.time_base
         cc.thread_count = threads
         for key, value in self.src.colour.items():
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(cc, key, value)
-        self.video.options = {"crf": str(crf), "preset": preset}
+        video.options = {"crf": str(crf), "preset": preset}
         if self.src.display_matrix is not None:
-            self.video.set_display_matrix(self.src.display_matrix)
+            video.set_display_matrix(self.src.display_matrix)
         elif self.src.rotation:
-            self.video.set_display_rotation(self.src.rotation)
-        self._input = av.open(str(source))
-        self._audio_map = {}
-        for index in self.src.audio:
-            in_stream = self._input.streams[index]
-            self._audio_map[index] = self.out.add_stream_from_template(in_stream)
+            video.set_display_rotation(self.src.rotation)
+        return video
+
+    def _start_encoding(self, path: Path) -> None:
+        """Write the header now: a stream the container cannot hold fails here, not mid-way."""
         codecs = [s.codec_context.name for s in self._audio_map.values()]
         self._audio_hint = f"the audio ({', '.join(codecs)}) may not fit a {path.suffix} file: write a .mkv or .mov"
-        try:  # writes the header now: a stream the container cannot hold fails here, not mid-way
+        try:
             if container_format(path) == "mp4" and any(c.startswith("pcm_") for c in codecs):
                 raise ValueError("MP4 does not hold PCM audio")
             self.out.start_encoding()
@@ -163,17 +178,6 @@ class VideoWriter:
             self.out.close()
             self._input.close()
             raise OutputError(f"cannot write {path.name}: {e}; {self._audio_hint}") from None
-        self._audio_tick = {i: float(self._input.streams[i].time_base or 0) for i in self._audio_map}
-        self._audio = self._audio_packets() if self._audio_map else iter(())
-        self._pending_audio: av.Packet | None = None
-        self._audio_end: float | None = None  # close(audio_until=...): where the copied audio stops
-        self.frames = 0
-        self.audio_packets = 0
-        self._to_yuv = VideoReformatter()
-        self._queue: queue.Queue[av.VideoFrame | None] = queue.Queue(_QUEUE_DEPTH)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name="facesmith-encode")
-        self._thread.start()
 
     # --- producer side ---------------------------------------------------------------------
     def write(self, image: np.ndarray, time: float, hook: FrameHook | None = None) -> None:
@@ -182,27 +186,28 @@ class VideoWriter:
         at 480p, is better done by whichever thread has the time.) `hook`, when given, may change the
         converted frame's planes right after the conversion (convert adds the faces' watermarks to U
         and V there: a quarter of the pixels a BGR add-back touches). Call from one thread at a time."""
-        self._check()
+        if self._trim and self.frames_queued == 0:
+            self._shift = self.src.pts(time) - self.src.origin
+            self._audio_from = self.src.pts(time) * self.src.seconds_per_tick
         frame = self._to_yuv_frame(self._to_stored(image))
         if hook is not None:
             y, u, v = planes_of(frame)
             hook(StoredPlanes(y, u, v, self.src.orientation.stored_from_upright(image.shape[1], image.shape[0])))
-        frame.pts = self.src.pts(time)
+        frame.pts = self.src.pts(time) - self._shift
         frame.time_base = self.src.time_base
-        while True:
-            try:
-                self._queue.put(frame, timeout=0.5)
-                return
-            except queue.Full:
-                self._check()
+        with _encoding_errors():
+            self._encoder.put(frame)
+        self.frames_queued += 1
 
     def close(self, audio_until: float | None = None) -> None:
         """Finish the file. `audio_until`: copy the source's audio only up to this time (the times
-        `write` takes; a recording stopped early), else all of it."""
-        self._audio_end = None if audio_until is None else self.src.pts(audio_until) * self.src.seconds_per_tick
-        self._queue.put(None)
-        self._thread.join()
-        self._check()
+        `write` takes; a recording stopped early), else all of it (up to --end when trimming)."""
+        end = None if audio_until is None else self.src.pts(audio_until) * self.src.seconds_per_tick
+        with _encoding_errors():
+            self._encoder.close()
+            for packet in self.video.encode(None):
+                self.out.mux(packet)
+            self._mux_audio_until(end)
         try:
             self.out.close()
         except av.FFmpegError as e:
@@ -212,38 +217,13 @@ class VideoWriter:
             self._input.close()
 
     def abort(self) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
-        with contextlib.suppress(queue.Full):
-            self._queue.put_nowait(None)
-        self._thread.join(5)
+        self._encoder.abort()
         with contextlib.suppress(Exception):
             self.out.close()
         with contextlib.suppress(Exception):
             self._input.close()
 
-    def _check(self) -> None:
-        if self._error is not None:
-            error = self._error
-            if isinstance(error, av.FFmpegError):
-                raise OutputError(f"encoding failed: {error}") from None
-            raise error
-
-    # --- encoder thread ----------------------------------------------------------------------
-    def _run(self) -> None:
-        try:
-            while (item := self._queue.get()) is not None:
-                self._encode(item)
-            for packet in self.video.encode(None):
-                self.out.mux(packet)
-            self._mux_audio_until(self._audio_end)
-        except BaseException as e:  # handed to the producer
-            self._error = e
-            with contextlib.suppress(queue.Empty):  # unblock a producer waiting on a full queue
-                while True:
-                    self._queue.get_nowait()
-
+    # --- encoder thread (x264 and muxing; flushing runs in `close`, after it) -------------------
     def _to_yuv_frame(self, stored: np.ndarray, reformatter: VideoReformatter | None = None) -> av.VideoFrame:
         # a view of the array, not a copy (0.12 ms at 480p, with the GIL held): reformat reads it once.
         # One reformatter for the whole video: `frame.reformat` builds a new SwsContext every frame,
@@ -262,7 +242,7 @@ class VideoWriter:
         return lambda bgr: self._to_yuv_frame(bgr, probe)
 
     def _encode(self, frame: av.VideoFrame) -> None:
-        self._mux_audio_until(frame.pts * self.src.seconds_per_tick)
+        self._mux_audio_until((frame.pts + self._shift) * self.src.seconds_per_tick)
         for packet in self.video.encode(frame):
             self.out.mux(packet)
         self.frames += 1
@@ -289,13 +269,43 @@ class VideoWriter:
             self._pending_audio = None
             if packet is None:
                 return
-            when = packet.pts if packet.pts is not None else packet.dts
-            if limit is not None and when * self._audio_tick[packet.stream_index] > limit:
+            tick = self._audio_tick[packet.stream_index]
+            when = (packet.pts if packet.pts is not None else packet.dts) * tick
+            if limit is not None and when > limit:
                 self._pending_audio = packet
                 return
+            if not self._audio_from <= when < self._audio_to:
+                continue  # outside --start / --end
+            if self._shift:
+                moved = round(self._shift * self.src.seconds_per_tick / tick)
+                packet.dts -= moved
+                if packet.pts is not None:
+                    packet.pts -= moved
             packet.stream = self._audio_map[packet.stream_index]
             self.out.mux(packet)
             self.audio_packets += 1
+
+
+def _open_output(path: Path, metadata: dict[str, str] | None, container_options: dict[str, str] | None) -> Any:
+    options = dict(container_options or {})
+    if container_format(path) in ("mp4", "mov"):  # index first: players start before the download ends
+        flags = [f for f in options.get("movflags", "").replace("+", " ").split() if f]
+        options["movflags"] = "+".join(["faststart", *(f for f in flags if f != "faststart")])
+    try:
+        out = av.open(str(path), "w", format=container_format(path), options=options)
+    except (av.FFmpegError, OSError) as e:
+        raise OutputError(f"cannot write {path}: {e}") from None
+    out.metadata.update(metadata or {})
+    return out
+
+
+@contextlib.contextmanager
+def _encoding_errors() -> Iterator[None]:
+    """FFmpeg's errors from the encoder (raised again in the caller's thread) as one line."""
+    try:
+        yield
+    except av.FFmpegError as e:
+        raise OutputError(f"encoding failed: {e}") from None
 
 
 def planes_of(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -230,3 +230,16 @@ def describe(model_dir: Path) -> dict[str, Any]:
         "model_options": cfg["model_options"],
         "bytes": sum(f.stat().st_size for f in ckpt.path.iterdir()),
     }
+
+
+def trained_facesets(config: dict[str, Any], model_dir: Path) -> dict[str, Path]:
+    """The facesets the model was trained on that still exist (a relative path recorded by `train`
+    is tried from here and from beside the model folder)."""
+    out = {}
+    for side in ("a", "b"):
+        value = config.get(f"faceset_{side}")
+        for path in (Path(value), model_dir.parent / value) if value else ():
+            if path.is_dir():
+                out[side] = path
+                break
+    return out

@@ -22,18 +22,17 @@ MAX_FRAMES = 30
 # A frame "carries" the mark when one of its faces reads >= 80% of the payload's bits right:
 # P(>= 52 of 64 by chance) ~ 3e-7, so an unmarked face in a marked video is not counted.
 CARRY_AGREEMENT = 0.8
-REFITS = 2  # extra landmark fits per face (FaceReader.read)
+REFITS = 2  # extra landmark fits per face (MarkReader.read)
 
 
-class FaceReader:
-    """Finds faces (BlazeFace + face mesh, as extract does) and reads their soft payload bits."""
+class MarkReader:
+    """Finds faces (a `face.FaceReader`: BlazeFace + face mesh, as extract does) and reads their soft
+    payload bits."""
 
     def __init__(self) -> None:
-        from ..face.detect import create_detector
-        from ..face.landmarks import create_landmarker
+        from ..face.reader import FaceReader
 
-        self.detector = create_detector("blazeface")
-        self.landmarker = create_landmarker("mesh")
+        self.faces = FaceReader("blazeface", "mesh")
 
     def read(self, image: np.ndarray) -> list[np.ndarray]:
         """Soft bits of each face found; of a few landmark fits per face, the one reading strongest.
@@ -44,16 +43,12 @@ class FaceReader:
         did) and the candidate with the strongest signal is kept. Picking by strength does not favour
         any payload, so the false-positive rate per decode stays that of the payload check.
         """
-        from ..face.landmarks import roi_from_landmarks
-        from ..face.tracker import FaceTracker
-
-        tracker = FaceTracker(self.detector, self.landmarker, video=False)
         out = []
-        for face in tracker.process(image, 0.0):
-            points = np.asarray(face.points, np.float64)
+        for face in self.faces.find(image):
+            points = np.asarray(face.landmarks, np.float64)
             best = watermark.read_face(image, points)
             for _ in range(REFITS):
-                points = self.landmarker.fit(image, roi_from_landmarks(points)).points.astype(np.float64)
+                points = self.faces.refit(image, points).points.astype(np.float64)
                 soft = watermark.read_face(image, points)
                 if np.abs(soft).mean() > np.abs(best).mean():
                     best = soft
@@ -67,13 +62,13 @@ def verify(paths: Sequence[str | Path], max_frames: int = MAX_FRAMES) -> list[di
     from ..media.inputs import expand_inputs
 
     sources = expand_inputs(list(paths))
-    reader = FaceReader()
+    reader = MarkReader()
     return [verify_file(s.path, s.kind, reader, max_frames) for s in sources]
 
 
-def verify_file(path: Path, kind: str, reader: FaceReader | None = None,
+def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
                 max_frames: int = MAX_FRAMES) -> dict[str, Any]:
-    reader = reader or FaceReader()
+    reader = reader or MarkReader()
     faces: list[tuple[int, np.ndarray]] = []  # (frame number, soft bits)
     frames = 0
     for index, image in _sample_frames(path, kind, max_frames):

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..convert.command import add_blend_options, blend_kwargs
+from ..devices import DEVICES
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     t.add_argument("--save-every", type=int, default=250, metavar="N", help="checkpoint every N iterations (default 250)")
     t.add_argument("--every", type=int, metavar="N",
                    help="use every Nth frame of SOURCE (default: every frame, or about 3000 frames of a long video)")
-    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    t.add_argument("--device", default="auto", choices=DEVICES)
     add_blend_options(p)
     return p
 

@@ -27,9 +27,10 @@ from typing import Any
 
 from .. import progress
 from ..atomic import check_writable_dir, write_json
+from ..devices import pick_device
 from ..errors import InputError
 from ..media.inputs import expand_inputs, file_sha256
-from .plan import plan_swap
+from .plan import SwapPlan, plan_swap
 
 STATE_FORMAT = 1
 STAGES = ("extract-source", "extract-target", "train", "convert")
@@ -45,16 +46,6 @@ def _fingerprint(path: Path, label: str) -> dict[str, Any]:
     for s in sources:
         digest.update(f"{s.path.name}\0{file_sha256(s.path)}\n".encode())
     return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
-
-
-def _device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to PyTorch")
-    return device
 
 
 class _State:
@@ -106,33 +97,19 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
     from ..extract.pipeline import extract as run_extract
-    from ..models.checkpoint import describe, has_checkpoint
-    from ..train.loop import train as run_train
 
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
-    if minutes is not None and minutes <= 0:
-        raise InputError("--minutes must be more than 0")
-    if iterations is not None and iterations < 1:
-        raise InputError("--iterations must be at least 1")
-    if every is not None and every < 1:
-        raise InputError("--every must be 1 or more")
-    dev = _device(device)
+    _check_counts(minutes, iterations, every)
+    dev = pick_device(device)
     plan = plan_swap(dev, quality, minutes, iterations, model, upscale)
     progress.log(f"plan: {plan.reason}")
-    model = plan.model
-    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": model}
+    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": plan.model}
     workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
     state = _State(workdir, inputs)
     budget = {"iterations": iterations} if iterations else {"minutes": plan.minutes}
-    converted = state.get("convert")
-    ours = bool(converted and converted["summary"].get("output") == str(output))  # OUT is this folder's
-    trained = state.get("train")
-    if trained and not _budget_reached(trained["summary"], budget):
-        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
     settings = json.dumps(convert_options, sort_keys=True, default=str)
-    if converted and converted["summary"].get("settings") != settings:
-        state.reopen("convert")  # other blending or encoding settings: convert again
+    ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     check_writable_dir(workdir)
@@ -157,28 +134,12 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
         return summary
 
     def train() -> dict[str, Any]:
-        done_s = (describe(model_dir).get("train_seconds") or 0.0) if has_checkpoint(model_dir) else 0.0
-        left = None if iterations else budget["minutes"] - done_s / 60
-        if done_s:
-            progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
-        if left is not None and left <= 0:
-            summary = describe(model_dir)
-        else:
-            summary = run_train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
-                                device=dev, batch_size=batch_size, save_every=save_every,
-                                preview_every=max(100, save_every), model_options=model_options)
-        summary = {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
-        if plan.upscale:
-            from ..train.upscale import train_upscaler
-
-            up = train_upscaler(model_dir, faces_a, scale=plan.upscale, minutes=plan.upscale_minutes,
-                                iterations=plan.upscale_iterations)
-            summary.update({f"upscaler_{k}": v for k, v in up.items()})
-        return summary
+        return _train_stage(plan, budget, faces_a, faces_b, model_dir, device=dev, batch_size=batch_size,
+                            save_every=save_every, model_options=model_options)
 
     def convert() -> dict[str, Any]:
         summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
-                              overwrite=overwrite or ours, device="cuda" if dev == "cuda" else "cpu",
+                              overwrite=overwrite or ours, device=dev,
                               **convert_options)
         return {**summary, "output": str(output), "settings": settings}
 
@@ -188,11 +149,58 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: extract(target, faces_b, "TARGET", 1))
     budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
-    run_stage(3, "train", f"model {model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale else "")
-              + " (Ctrl-C saves; re-run to resume)", train)
+    run_stage(3, "train", f"model {plan.model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale
+              else "") + " (Ctrl-C saves; re-run to resume)", train)
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _train_stage(plan: SwapPlan, budget: dict[str, Any], faces_a: Path, faces_b: Path, model_dir: Path,
+                 **train_options: Any) -> dict[str, Any]:
+    """Train (or continue) the model to its budget, then the per-identity upscaler the plan asks for
+    (after the model: it learns that model's blur)."""
+    from ..models.checkpoint import describe, has_checkpoint
+    from ..train.loop import train as run_train
+
+    done_s = (describe(model_dir).get("train_seconds") or 0.0) if has_checkpoint(model_dir) else 0.0
+    left = None if plan.iterations else budget["minutes"] - done_s / 60
+    if done_s:
+        progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
+    if left is not None and left <= 0:
+        summary = describe(model_dir)
+    else:
+        summary = run_train(faces_a, faces_b, model_dir, model=plan.model, iterations=plan.iterations, minutes=left,
+                            preview_every=max(100, train_options["save_every"]), **train_options)
+    summary = {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+    if plan.upscale:
+        from ..train.upscale import train_upscaler
+
+        up = train_upscaler(model_dir, faces_a, scale=plan.upscale, minutes=plan.upscale_minutes,
+                            iterations=plan.upscale_iterations)
+        summary.update({f"upscaler_{k}": v for k, v in up.items()})
+    return summary
+
+
+def _check_counts(minutes: float | None, iterations: int | None, every: int | None) -> None:
+    if minutes is not None and minutes <= 0:
+        raise InputError("--minutes must be more than 0")
+    if iterations is not None and iterations < 1:
+        raise InputError("--iterations must be at least 1")
+    if every is not None and every < 1:
+        raise InputError("--every must be 1 or more")
+
+
+def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:
+    """Reopen the stages a re-run must do again; True when OUT was written by this work folder."""
+    converted = state.get("convert")
+    ours = bool(converted and converted["summary"].get("output") == str(output))
+    trained = state.get("train")
+    if trained and not _budget_reached(trained["summary"], budget):
+        state.reopen("train", "convert")  # more training asked for: continue it, then convert again
+    if converted and converted["summary"].get("settings") != settings:
+        state.reopen("convert")  # other blending or encoding settings: convert again
+    return ours
 
 
 def _source_step(source: Path) -> int:

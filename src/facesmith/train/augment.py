@@ -15,15 +15,15 @@ Per face (deepfakes / Faceswap style):
 
 from __future__ import annotations
 
-from collections import deque
+import itertools
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 
+from ..media.threads import read_ahead
 from .data import FaceSet
 
 
@@ -134,31 +134,24 @@ def plain_batch(faces: FaceSet, idx: np.ndarray) -> dict[str, torch.Tensor]:
 
 
 class Prefetcher:
-    """Builds the batches of the coming iterations in background threads while the model trains.
+    """Builds the batches of the coming iterations in a background thread while the model trains
+    (`media.threads.read_ahead`: up to `depth` ready; an error in it is raised in the training loop).
 
     Batches depend only on (seed, iteration), so threading changes timing, never content."""
 
     def __init__(self, a: FaceSet, b: FaceSet, seed: int, batch: int, cfg: AugmentConfig, start: int,
-                 workers: int = 1, depth: int = 2, rank: int = 0, world: int = 1) -> None:
+                 depth: int = 2, rank: int = 0, world: int = 1) -> None:
         self.args = (a, b, seed, batch, cfg, rank, world)
-        self.pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="facesmith-batch")
-        self.queue: deque[Future] = deque()
-        self.next_it = start
-        self.depth = max(1, depth)
+        self._batches = read_ahead(self._build_from(start), max(1, depth), name="batch")
 
-    def _build(self, it: int) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def _build_from(self, start: int) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
         a, b, seed, batch, cfg, rank, world = self.args
-        return (make_batch(a, b, seed, 0, it, batch, cfg, rank, world),
-                make_batch(b, a, seed, 1, it, batch, cfg, rank, world))
+        for it in itertools.count(start):
+            yield (make_batch(a, b, seed, 0, it, batch, cfg, rank, world),
+                   make_batch(b, a, seed, 1, it, batch, cfg, rank, world))
 
     def __iter__(self) -> Iterator[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]]:
-        while True:
-            while len(self.queue) < self.depth:
-                self.queue.append(self.pool.submit(self._build, self.next_it))
-                self.next_it += 1
-            yield self.queue.popleft().result()
+        return self._batches
 
     def close(self) -> None:
-        for f in self.queue:
-            f.cancel()
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._batches.close()  # stops and joins its thread

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,49 +56,68 @@ def _redrawn(model: Any, faces: Any) -> torch.Tensor:
     return torch.cat(out)
 
 
-def train_upscaler(model_dir: str | Path, faceset_a: str | Path, *, scale: int = 2, minutes: float | None = None,
-                   iterations: int | None = None, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
-                   channels: int = 32, blocks: int = 3) -> dict[str, Any]:
-    """Train and save MODEL_DIR/upscaler; returns a summary."""
-    model_dir = Path(model_dir)
-    if minutes is None and iterations is None:
-        raise ValueError("give minutes or iterations")
+@dataclass
+class Pairs:
+    """Training pairs of one identity: the model's redrawings at S and the real faces at k*S."""
+
+    inputs: torch.Tensor  # (N, 3, S, S)
+    target: torch.Tensor  # (N, 3, kS, kS), and its face mask and eyes/mouth region (N, 1, kS, kS)
+    mask: torch.Tensor
+    region: torch.Tensor
+    size: int
+    scale: int
+
+    def batch(self, rng: np.random.Generator, n: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """n random patches (the same place in every face of the batch), flipped half the time."""
+        idx = torch.from_numpy(rng.integers(0, len(self.inputs), n))
+        p = min(PATCH, self.size)
+        y, x = (int(v) for v in rng.integers(0, self.size - p + 1, 2))
+        k = self.scale
+        inp = self.inputs[idx, :, y:y + p, x:x + p]
+        sigma = np.where(rng.random(n) < 0.5, rng.uniform(0, 0.8, n), 0.0)
+        inp = _blur(inp, torch.from_numpy(sigma).float())
+        cut = (idx, slice(None), slice(k * y, k * (y + p)), slice(k * x, k * (x + p)))
+        tgt = {"target": self.target[cut], "mask": self.mask[cut], "region": self.region[cut]}
+        if rng.random() < 0.5:
+            inp, tgt = inp.flip(3), {key: v.flip(3) for key, v in tgt.items()}
+        return inp, tgt
+
+
+def make_pairs(model_dir: Path, faceset_a: str | Path, scale: int) -> Pairs:
     model, _ = load_model(model_dir)
     size, coverage = int(model.config["size"]), float(model.config["coverage"])
     low, _ = load_faceset(faceset_a, "A", size, coverage)
     high, _ = load_faceset(faceset_a, "A", size * scale, coverage)
-    t0 = time.perf_counter()
-    inputs = _redrawn(model, low)
-    del model
     hb = plain_batch(high, np.arange(len(high)))
-    targets, masks, regions = hb["target"], hb["mask"], hb["region"]
+    return Pairs(_redrawn(model, low), hb["target"], hb["mask"], hb["region"], size, scale)
+
+
+def train_upscaler(model_dir: str | Path, faceset_a: str | Path, *, scale: int = 2, minutes: float | None = None,
+                   iterations: int | None = None, batch_size: int = 16, lr: float = 1e-3, seed: int = 0,
+                   channels: int = 32, blocks: int = 3) -> dict[str, Any]:
+    """Train and save MODEL_DIR/upscaler (continuing the one there, if it has the same shape)."""
+    model_dir = Path(model_dir)
+    if minutes is None and iterations is None:
+        raise ValueError("give minutes or iterations")
+    t0 = time.perf_counter()
+    pairs = make_pairs(model_dir, faceset_a, scale)
     torch.manual_seed(seed)
     net = FaceUpscaler(scale, channels, blocks)
-    before = load_upscaler(model_dir)  # continue one trained for an earlier state of this model
+    before = load_upscaler(model_dir)  # one trained for an earlier state of this model
     resumed = before is not None and before.config == net.config
     if resumed:
         net.load_state_dict(before.state_dict())
     opt = torch.optim.AdamW(net.parameters(), lr=lr, betas=(0.9, 0.99), weight_decay=1e-4)
-    weights = LossWeights()
-    rng = np.random.default_rng([seed, 7])
+    weights, rng = LossWeights(), np.random.default_rng([seed, 7])
     end = iterations if iterations is not None else 1 << 62
     deadline = time.perf_counter() + minutes * 60 if minutes else math.inf
-    p, n, it, loss = min(PATCH, size), len(inputs), 0, float("nan")
+    it, loss = 0, float("nan")
     bar = progress.bar(total=iterations, desc="upscaler", unit="it")
     threads = torch.get_num_threads()
     governor = ThreadGovernor() if minutes and threads > 1 else None
     try:
         while it < end and time.perf_counter() < deadline:
-            idx = torch.from_numpy(rng.integers(0, n, batch_size))
-            y, x = (int(v) for v in rng.integers(0, size - p + 1, 2))
-            ky, kx, kp = y * scale, x * scale, p * scale
-            inp = inputs[idx, :, y:y + p, x:x + p]
-            sigma = torch.from_numpy(np.where(rng.random(batch_size) < 0.5, rng.uniform(0, 0.8, batch_size), 0.0))
-            inp = _blur(inp, sigma.float())
-            tgt = {"target": targets[idx, :, ky:ky + kp, kx:kx + kp], "mask": masks[idx, :, ky:ky + kp, kx:kx + kp],
-                   "region": regions[idx, :, ky:ky + kp, kx:kx + kp]}
-            if rng.random() < 0.5:
-                inp, tgt = inp.flip(3), {k: v.flip(3) for k, v in tgt.items()}
+            inp, tgt = pairs.batch(rng, batch_size)
             out = face_loss(net(inp).clamp(0, 1), None, tgt, weights)
             opt.zero_grad(set_to_none=True)
             out.backward()
@@ -113,8 +133,8 @@ def train_upscaler(model_dir: str | Path, faceset_a: str | Path, *, scale: int =
         bar.close()
         torch.set_num_threads(threads)
     seconds = time.perf_counter() - t0
-    info = {"model_size": size, "iterations": it, "samples_seen": it * batch_size, "patch": p,
-            "train_seconds": round(seconds, 1), "last_loss": loss, "faces": n, "continued": resumed}
+    info = {"model_size": pairs.size, "iterations": it, "samples_seen": it * batch_size, "patch": min(PATCH, pairs.size),
+            "train_seconds": round(seconds, 1), "last_loss": loss, "faces": len(pairs.inputs), "continued": resumed}
     folder = save_upscaler(model_dir, net.eval(), info)
     progress.log(f"upscaler x{scale}: {it} iterations ({it * batch_size} patches) in {seconds:.0f} s, loss {loss:.4f}")
     return {**info, "scale": scale, "folder": str(folder)}

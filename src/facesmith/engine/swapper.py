@@ -1,4 +1,5 @@
-"""The model side of convert: cut each face the way training saw it, run the model in batches, blend.
+"""The model side of the frame engine: cut each face the way training saw it, run the model in
+batches, blend the results back.
 
 Training fed the model the central `coverage` of the extracted crop resized to `size` (face/align.py
 `crop_box`); `model_matrix` maps frame pixels straight onto that view, so a face is warped once.
@@ -20,7 +21,7 @@ from ..errors import InputError
 from ..face.align import crop_box, invert_matrix, transform_points, warp_face
 from ..media.warp import warp_crop
 from .blend import BlendSettings, paste_face
-from .faces import FaceJob, FrameJob
+from .frames import FaceJob, FaceResult, FrameJob
 
 
 @dataclass
@@ -60,6 +61,8 @@ def use_bf16(device: torch.device, precision: str) -> bool:
         return False
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
+    if device.type == "mps":  # Metal: fp32 unless bf16 is asked for
+        return precision == "bf16"
     try:
         native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
@@ -82,7 +85,8 @@ class FaceSwapper:
         self.coverage = float(model.config["coverage"])
         upscaler = getattr(model, "upscaler", None)
         self.scale = int(upscaler.config["scale"]) if upscaler is not None else 1  # output = scale x input side
-        self.blend = blend.validate(bool(model.config.get("learns_mask")))
+        self.learns_mask = bool(model.config.get("learns_mask"))
+        self.blend = blend.validate(self.learns_mask)
         self.channels_last = self.device.type == "cpu"
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -135,17 +139,17 @@ class FaceSwapper:
         self.stats.model_seconds += time.perf_counter() - t0
         return Inferred(frames, faces, matrices, out, masks, crops)
 
-    def paste(self, inferred: Inferred, done: Callable[[FrameJob, list[np.ndarray]], None] | None = None,
-              ) -> list[list[np.ndarray]]:
-        """Blend the model's faces into their frames (in place); returns each frame's swapped-face
-        landmarks, for the watermark. `done(frame, landmarks)` is called for each frame, in order, as
-        soon as its faces are in (the frame's face regions are still in this core's cache then)."""
-        marks: list[list[np.ndarray]] = [[] for _ in inferred.frames]
+    def paste(self, inferred: Inferred, done: Callable[[FrameJob, list[FaceResult]], None]) -> None:
+        """Blend the model's faces into their frames (in place). `done(frame, faces)` is called for
+        each frame, in order, as soon as its faces are in (the frame's face regions are still in this
+        core's cache then). The blend settings are read once a frame: they may change between frames."""
         by_frame: list[list[int]] = [[] for _ in inferred.frames]
         for k, (fi, _) in enumerate(inferred.faces):
             by_frame[fi].append(k)
         for fi, job in enumerate(inferred.frames):
             t0 = time.perf_counter()
+            blend = self.blend
+            results = []
             for k in by_frame[fi]:
                 face, m, crop = inferred.faces[k][1], inferred.matrices[k], inferred.crops[k]
                 hull = transform_points(face.hull, invert_matrix(face.unit))
@@ -154,18 +158,13 @@ class FaceSwapper:
                     m = m * self.scale
                     m[:, 2] += 0.5 * (self.scale - 1)  # pixel centres: u = k * p + (k - 1) / 2
                     crop = cv2.resize(crop, inferred.out[k].shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
-                if paste_face(job.image, inferred.out[k], learned, m, hull, self.blend, crop) is not None:
-                    marks[fi].append(face.points)
-                    self.stats.faces_swapped += 1
-            self.stats.frames_with_swap += bool(marks[fi])
+                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop)
+                results.append(FaceResult(face.track, face.points, region is not None, region))
+            swapped = sum(r.swapped for r in results)
+            self.stats.faces_swapped += swapped
+            self.stats.frames_with_swap += bool(swapped)
             self.stats.blend_seconds += time.perf_counter() - t0
-            if done is not None:
-                done(job, marks[fi])
-        return marks
-
-    def process(self, frames: list[FrameJob]) -> list[list[np.ndarray]]:
-        """infer + paste in one go."""
-        return self.paste(self.infer(frames))
+            done(job, results)
 
 
 @dataclass
@@ -177,9 +176,3 @@ class Inferred:
     masks: np.ndarray | None
     crops: list[np.ndarray]  # the model's inputs: the original faces in model space
 
-
-def side_by_side(before: np.ndarray, after: np.ndarray, width: int) -> np.ndarray:
-    """One preview row: before | after, scaled to `width` in total."""
-    row = np.hstack([before, after])
-    scale = width / row.shape[1]
-    return cv2.resize(row, (width, max(1, round(row.shape[0] * scale))), interpolation=cv2.INTER_AREA)

@@ -1,0 +1,56 @@
+"""`TrainOptions`: what `facesmith train` and `facesmith.train(...)` take, each default written once.
+
+`None` means "the model's default" (size, batch size, learning rate: `models/<name>.py` DEFAULTS), or
+on a resume "the checkpoint's" (seed, batch size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..devices import DEVICES
+from ..errors import InputError
+from ..options import option
+
+if TYPE_CHECKING:
+    from .losses import LossWeights
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    model: str | None = option(None, "model name: lite (default, CPU), original, hires (GPU)")
+    size: int | None = option(None, "training size in px (model default: lite/original 64, hires 128)")
+    batch_size: int | None = option(None, "faces per side per iteration (model default)")
+    iterations: int | None = option(None, "train until iteration N (total, across resumes)", metavar="N")
+    minutes: float | None = option(None, "train for M more minutes", metavar="M")
+    device: str = option("auto", "", choices=DEVICES)
+    seed: int | None = option(None, "random seed (default 0); a resume keeps the checkpoint's")
+    resume: bool | None = None  # True: require a checkpoint; False: refuse one; None: resume when there is one
+    gan: float = option(0.0, "add a patch-GAN loss with this weight", metavar="WEIGHT")
+    # loss weights: a string as on the command line, or a LossWeights
+    loss: str | LossWeights | None = option(None, "loss weights, e.g. ssim=1,l1=1,eyes_mouth=3,mask=1,background=0.1",
+                                            metavar="K=V,...", type=str)
+    multiscale: bool = option(False, "multi-scale SSIM instead of SSIM (best at 128 px and up)", flag="--ms-ssim")
+    lr: float | None = option(None, "AdamW learning rate (model default)")
+    warmup: int = 100  # iterations of linear learning-rate warm-up
+    clip: float = 1.0  # gradient-norm clip
+    save_every: int = option(500, "checkpoint every N iterations", metavar="N")
+    keep: int = option(3, "checkpoints kept", metavar="K")
+    preview_every: int = option(100, "preview.png every N iterations", metavar="N")
+    timelapse: bool = option(False, "also keep every preview under MODEL_DIR/timelapse/")
+    log_every: int = 10  # iterations between loss readings (log.csv, TensorBoard, the progress line)
+    holdout: float = option(0.0, "hold out the last F of each video's frames and report their reconstruction SSIM",
+                            metavar="F")
+    workers: int = option(2, "threads that decode faces")
+    model_options: dict[str, Any] | None = None  # the model's own options (coverage, arch, ...)
+
+    def validate(self) -> None:
+        for name in ("iterations", "batch_size", "size", "save_every", "keep", "preview_every", "log_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1")
+        if not 0 <= self.holdout < 1:
+            raise InputError("--holdout must be in [0, 1)")
+        if self.minutes is not None and self.minutes <= 0:
+            raise InputError("--minutes must be more than 0")
