@@ -10,7 +10,7 @@ from facesmith.swap.plan import plan_swap
 
 def test_default_is_good_thirty_cpu_minutes_with_the_upscaler() -> None:
     p = plan_swap("cpu")
-    assert (p.quality, p.model, p.upscale) == ("good", "lite", 2)
+    assert (p.quality, p.model, p.upscale) == ("good", "liae", 2)
     assert p.minutes + p.upscale_minutes == pytest.approx(30.0) and 0 < p.upscale_minutes < 10
     assert "upscaler x2" in p.reason and "30 minutes on cpu" in p.reason
 
@@ -24,7 +24,7 @@ def test_minutes_pick_the_level_and_quality_picks_the_minutes() -> None:
     assert plan_swap("cuda", quality="draft").minutes == 3.0
     # an explicit choice wins over the level's
     assert plan_swap("cpu", quality="best", upscale=0).upscale == 0
-    assert plan_swap("cpu", model="liae").model == "liae"
+    assert plan_swap("cpu", model="lite").model == "lite"
 
 
 def test_iteration_budgets_give_the_upscaler_iterations_too() -> None:

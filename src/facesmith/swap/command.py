@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     t.add_argument("--quality", choices=["draft", "good", "best"],
                    help="draft (10 min on a CPU, model alone), good (default: 30 min, + per-identity upscaler x2), "
                         "best (120 min, upscaler x4); --minutes alone picks the level from the minutes")
-    t.add_argument("--model", help="model: lite (default; CPU), liae, original, hires (GPU)")
+    t.add_argument("--model", help="model: liae (default; CPU, follows the target's expression), lite, original, hires (GPU)")
     t.add_argument("--upscale", type=int, choices=[0, 2, 4],
                    help="per-identity upscaler factor, 0 for none (default: from the quality level)")
     stop = t.add_mutually_exclusive_group()

@@ -6,7 +6,7 @@ Stages, each recorded in WORKDIR/state.json (written atomically) once finished:
 
 1. extract-source: faces of SOURCE (side A; the largest face of each frame) -> WORKDIR/faces_source
 2. extract-target: faces of TARGET (side B; every frame, so convert needs no detection) -> faces_target
-3. train: a model (default `lite`) on A and B -> WORKDIR/model, up to a total time (or iteration) budget
+3. train: a model (default `liae`, see plan.py) on A and B -> WORKDIR/model, up to a total time (or iteration) budget
 4. convert: TARGET with direction b2a (target faces drawn as the source person) -> OUT
 
 An interrupted stage resumes on its own: extraction continues from its last commit, training from its
