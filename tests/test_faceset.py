@@ -86,7 +86,7 @@ def test_face_file_round_trip(tmp_path, suffix):
     image = np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8)
     aligned = aligned_mean_face(64)
     meta = {"size": 64, "landmarks": aligned.tolist(), "matrix": np.eye(2, 3).tolist(),
-            "mask": (mask_polygon(aligned) / 64).tolist(), "frame": 7, "name": "ünï"}
+            "mask": (mask_polygon(aligned) / 64).tolist(), "box": [0, 0, 64, 64], "frame": 7, "name": "ünï"}
     path = tmp_path / f"face{suffix}"
     write_face(path, image, meta)
     pixels, got = read_face(path)
@@ -113,10 +113,15 @@ def test_plain_images_are_not_faces(tmp_path):
     assert read_meta_bytes(encode_face(np.zeros((8, 8, 3), np.uint8), {"a": 1})) == {"format": 1, "a": 1}
 
 
+# the least a face record holds (the store checks every record it reads back: store_check.py)
+FACE_RECORD = {"size": 64, "landmarks": [[1.0, 2.0]] * 68, "matrix": [[1, 0, 0], [0, 1, 0]],
+               "mask": [[0, 0], [1, 0], [0, 1]], "box": [0, 0, 10, 10]}
+
+
 def test_store_commits_atomically_and_resumes(tmp_path):
     with AlignmentsStore.in_folder(tmp_path) as store:
         src = store.add_source("ab" * 32, "/v.mp4", "video", {"fps": 30})
-        store.commit_frames(src.id, [FrameRecord(0, 0.0, [(0, "f0.jpg", {"x": 1})]), FrameRecord(1, 0.033, [])],
+        store.commit_frames(src.id, [FrameRecord(0, 0.0, [(0, "f0.jpg", FACE_RECORD)]), FrameRecord(1, 0.033, [])],
                             next_frame=2, state={"tracker": {"n": 1}})
         with pytest.raises(RuntimeError), store._transaction():
             store.db.execute("UPDATE sources SET next_frame = 99")
@@ -125,7 +130,7 @@ def test_store_commits_atomically_and_resumes(tmp_path):
         rec = store.source("ab" * 32)
         assert rec.next_frame == 2 and rec.state == {"tracker": {"n": 1}} and not rec.complete
         frames = list(store.frames(rec.id))
-        assert [f.frame for f in frames] == [0, 1] and frames[0].faces == [(0, "f0.jpg", {"x": 1})]
+        assert [f.frame for f in frames] == [0, 1] and frames[0].faces == [(0, "f0.jpg", FACE_RECORD)]
         assert store.counts() == {"frames": 2, "frames_without_face": 1, "faces": 1}
 
 

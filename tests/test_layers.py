@@ -1,7 +1,8 @@
 """The layers of the package, checked from its source: no import runs back up, no two packages import
 each other. Every import counts, also those inside functions and under TYPE_CHECKING.
 
-    ground     errors, progress, atomic, assets, registry, _version, _stage (the modules beside cli.py)
+    ground     errors, progress, atomic, assets, registry, _version, _stage, safepaths, schema, locking,
+               guards (the modules beside cli.py)
     1 media    decoding, encoding, images, threads
     2 face     detectors, landmarks, alignment, tracking, identity (FaceReader / Face)
     3 faceset, models

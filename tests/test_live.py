@@ -467,10 +467,12 @@ def test_stalled_stream_is_reported_and_its_recording_kept(model: Path, clip: Pa
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_signal_mid_stream_leaves_a_playable_file(model: Path, clip: Path, tmp_path: Path, sig: int) -> None:
+def test_signal_mid_stream_leaves_a_playable_file(model: Path, tmp_path: Path, sig: int) -> None:
     out = tmp_path / "cut.mp4"
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "facesmith.cli", "live", "-m", str(model), "-i", str(clip),
+    # the whole of identity_b (19.6 s): the signal comes long before its end, however busy the machine
+    source = VIDEOS / "identity_b.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "facesmith.cli", "live", "-m", str(model), "-i", str(source),
                              "-o", str(out), "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             text=True)
     lines = []
@@ -488,7 +490,7 @@ def test_signal_mid_stream_leaves_a_playable_file(model: Path, clip: Path, tmp_p
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, "".join(lines) + stderr
     summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["stopped"] == "interrupted" and 0 < summary["frames_out"] < 90
+    assert summary["stopped"] == "interrupted" and 0 < summary["frames_out"] < 400
     frames = decoded(str(out))
     assert len(frames) == summary["frames_out"]
     with av.open(str(out)) as c:  # the source's audio, copied only as far as the video goes

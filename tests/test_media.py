@@ -174,10 +174,15 @@ def test_huge_images_are_refused_from_the_header(tmp_path: Path) -> None:
         read_image(over)
     assert "600 MP" in _one_line(error) and "limit" in str(error.value)
     assert image_size(over) == (30000, 20000)  # the size alone is fine to report
-    # 210 MP is under our limit but over Pillow's decompression-bomb limit (~179 MP): it still opens.
+    # 400 MP in a few KB (a decompression bomb that cost 3.6 GB and 31 s to extract): refused unread.
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_header_only(19999, 19999))
+    with pytest.raises(InputError, match="400 MP"):
+        read_image(bomb)
+    # 117 MP is under our limit but over Pillow's decompression-bomb warning (~89 MP): it still opens.
     big = tmp_path / "big.png"
-    big.write_bytes(_png_header_only(15000, 14000))
-    assert image_size(big) == (15000, 14000)
+    big.write_bytes(_png_header_only(11000, 10600))
+    assert image_size(big) == (11000, 10600)
     assert expand_inputs([big]) == [MediaSource(big, "image")]
 
 

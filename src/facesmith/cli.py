@@ -8,10 +8,12 @@ FacesmithError and become one line on stderr with a non-zero exit, never a trace
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
 import signal
+import sqlite3
 import sys
 from typing import Any
 
@@ -65,6 +67,30 @@ def _print_summary(summary: dict[str, Any], as_json: bool) -> None:
         print(f"{key.replace('_', ' ')}: {value}")
 
 
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+_READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def _write_failure(error: BaseException) -> str | None:
+    """One line for a failure of the disk under any stage (full, read-only), wherever it surfaced: a
+    worker thread, an encoder, SQLite. None for anything else (a bug, which keeps its traceback)."""
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error)
+        if "disk is full" in text or "disk I/O error" in text:
+            return f"the disk is full or failing ({text}); free some space and re-run to resume"
+        if "readonly" in text:
+            return f"an alignments store is read-only ({text}); copy the faceset somewhere writable"
+        return None
+    if not isinstance(error, OSError) or error.errno not in _FULL + _READ_ONLY:
+        return None
+    where = f" writing {error.filename}" if error.filename else ""
+    if error.errno in _FULL:
+        return f"the disk is full{where} ({error.strerror}); free some space and re-run to resume"
+    if error.errno == errno.EROFS:
+        return f"cannot write{where}: the file system is read-only"
+    return f"no permission{where.replace('writing', 'to access')}: {error.strerror}"
+
+
 def main(argv: list[str] | None = None) -> int:
     # A SIGTERM behaves like Ctrl-C so jobs can save their state on the way out.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -81,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             sys.stdout.write(json.dumps({"ok": False, "error": str(e)}) + "\n")
         return e.exit_code
+    except (OSError, sqlite3.OperationalError) as e:
+        message = _write_failure(e)
+        if message is None:
+            raise
+        sys.stderr.write(f"facesmith: error: {message}\n")
+        if args.json:
+            sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
+        return 3
     except KeyboardInterrupt:
         sys.stderr.write("facesmith: interrupted; progress so far is saved, re-run the same command to resume\n")
         return 130

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,8 @@ import numpy as np
 from .. import progress
 from ..engine.frames import FaceJob, FrameJob
 from ..faceset import face_landmarks, list_faces, read_face
-from ..faceset.store import AlignmentsStore
+from ..faceset.store import STORE_NAME, AlignmentsStore
+from ..faceset.store_check import face_data
 
 SAMPLE_AGES = (1, 10, 40, 120)  # a track's faces that are embedded (as extract/identity_filter.py does)
 
@@ -36,7 +36,7 @@ def usable_alignments(folder: Path, sha256: str) -> dict[int, list[tuple[str, st
     db = folder / "alignments.db"
     if not db.is_file():
         return None
-    with AlignmentsStore(db, create=False) as store:
+    with AlignmentsStore(db, create=False, readonly=True) as store:
         record = store.source(sha256)
         if record is None:
             return None
@@ -59,7 +59,7 @@ class StoredFaces:
     def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
         jobs = []
         for i, (name, text) in enumerate(self.frames.get(index, [])):
-            meta = json.loads(text)
+            meta = face_data(text, f"{self.folder / STORE_NAME}: face {name!r}")
             size = int(meta["size"])
             jobs.append(FaceJob(
                 track=int(meta.get("track", i)), points=np.asarray(meta["landmarks"], np.float64),

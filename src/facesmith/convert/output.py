@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import check_writable_dir
+from ..atomic import check_writable_dir, make_temp, remove_stale_parts
 from ..errors import OutputError
 from ..media.inputs import MediaSource
 from ..media.writer import CONTAINERS, ImageSequenceWriter, write_image_file
@@ -36,14 +35,12 @@ class OutputPlan:
     @contextlib.contextmanager
     def staging(self) -> Iterator[Staging]:
         parent = self.path.parent
-        token = f".{self.path.name}."
+        remove_stale_parts(self.path)  # what a killed convert of this OUT left behind
         try:
             if self.kind == "frames":
-                tmp = Path(tempfile.mkdtemp(prefix=token, suffix=".part", dir=parent))
+                tmp = make_temp(self.path, ".part", folder=True)
             else:  # keep the real suffix last: encoders and taggers look at it
-                fd, name = tempfile.mkstemp(prefix=token, suffix=".part" + self.path.suffix, dir=parent)
-                os.close(fd)
-                tmp = Path(name)
+                tmp = make_temp(self.path, ".part" + self.path.suffix)
         except OSError as e:
             raise OutputError(f"cannot write in {parent}: {e.strerror or e}") from None
         staging = Staging(self, tmp)
@@ -92,7 +89,7 @@ class Staging:
         out = self.plan.path
         try:
             if self.path.is_dir() and out.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+                old = make_temp(out, ".old", folder=True)
                 os.replace(out, old / out.name)
                 os.replace(self.path, out)
                 shutil.rmtree(old, ignore_errors=True)

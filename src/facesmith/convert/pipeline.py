@@ -208,7 +208,7 @@ def _auto_direction(facesets: dict[str, Path], hashes: list[str]) -> str:
     for side, direction in (("b", "b2a"), ("a", "a2b")):
         db = facesets[side] / "alignments.db" if side in facesets else None
         if db is not None and db.is_file():
-            with AlignmentsStore(db, create=False) as store:
+            with AlignmentsStore(db, create=False, readonly=True) as store:
                 if any(store.source(h) for h in hashes):
                     return direction
     return "b2a"

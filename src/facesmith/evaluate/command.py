@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from . import metrics as m
 
 SOURCE_FACES = 30  # faces of SOURCE_FACESET averaged into its centroid
@@ -37,13 +37,29 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--every", type=int, default=1, metavar="N", help="evaluate every Nth frame (default 1)")
     p.add_argument("--report", metavar="PATH", help="HTML report (default SWAPPED.evaluate.html)")
     p.add_argument("--no-report", dest="write_report", action="store_false", help="write no HTML report")
+    p.add_argument("--overwrite", action="store_true", help="replace the report if it exists")
     p.add_argument("--crops", metavar="DIR", help="also write the target|swapped face crops (100%%) as PNGs in DIR")
     return p
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     return evaluate(args.target, args.swapped, args.source, frames=args.frames, every=args.every,
-                    report=args.report, write_report=args.write_report, crops=args.crops)
+                    report=args.report, write_report=args.write_report, crops=args.crops, overwrite=args.overwrite)
+
+
+def _check_report(path: Path, inputs: list[tuple[str, Path]], overwrite: bool) -> None:
+    """Refuse, before any work, a report that would land on an input or cannot be written."""
+    from ..atomic import check_writable_dir
+    from ..guards import refuse_overlap
+
+    refuse_overlap(path, inputs, "report")
+    if path.is_dir():
+        raise OutputError(f"the report {path} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} already exists; pass --overwrite to replace it (or --report PATH)")
+    if not path.parent.is_dir():
+        raise OutputError(f"the folder {path.parent} does not exist; create it first or choose another --report")
+    check_writable_dir(path.parent, create=False)
 
 
 def _spread(n: int, k: int) -> np.ndarray:
@@ -72,6 +88,8 @@ def _check_pair(target: Path, swapped: Path) -> tuple[Any, Any]:
 
     infos = []
     for label, path in (("TARGET", target), ("SWAPPED", swapped)):
+        if path.is_dir():
+            raise InputError(f"{path}: {label} is a folder; give the video file")
         if not path.is_file():
             raise InputError(f"{path}: {label} not found")
         try:
@@ -91,7 +109,8 @@ def _check_pair(target: Path, swapped: Path) -> tuple[Any, Any]:
 
 
 def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every: int = 1,
-             report: Any = None, write_report: bool = True, crops: Any = None) -> dict[str, Any]:
+             report: Any = None, write_report: bool = True, crops: Any = None,
+             overwrite: bool = False) -> dict[str, Any]:
     """Measure SWAPPED against TARGET and SOURCE's identity; returns the summary (with per-frame rows)."""
     from .. import progress
     from ..face.identity import FaceEmbedder, face_distance
@@ -105,6 +124,14 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
     if frames < 1 or every < 1:
         raise InputError("--frames and --every must be at least 1")
     info, _ = _check_pair(target, swapped)
+    report_path = Path(report) if report else swapped.with_name(swapped.name + ".evaluate.html")
+    inputs = [("TARGET", target), ("SWAPPED", swapped), ("SOURCE_FACESET", source)]
+    if write_report:
+        _check_report(report_path, inputs, overwrite)
+    if crops:
+        from ..guards import refuse_overlap
+
+        refuse_overlap(Path(crops), inputs, "crops folder")  # PNGs in a faceset would pass for faces
     embedder = FaceEmbedder()
     source_centroid, source_faces = _source_centroid(source, embedder)
     wanted = np.arange(0, info.frame_count, every)
@@ -237,12 +264,15 @@ def evaluate(target: Any, swapped: Any, source: Any, *, frames: int = 30, every:
     if crops:
         summary["crops"] = _write_crops(Path(crops), face_quality.crops)
     if write_report:
-        from ..atomic import write_bytes
+        from ..atomic import remove_stale_parts, write_bytes
         from .report import render
 
-        path = Path(report) if report else swapped.with_name(swapped.name + ".evaluate.html")
-        write_bytes(path, render(summary, face_quality.crops).encode())
-        summary["report"] = str(path)
+        try:
+            remove_stale_parts(report_path)
+            write_bytes(report_path, render(summary, face_quality.crops).encode())
+        except OSError as e:
+            raise OutputError(f"cannot write the report {report_path}: {e.strerror or e}") from None
+        summary["report"] = str(report_path)
     return summary
 
 

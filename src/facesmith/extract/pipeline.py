@@ -26,10 +26,12 @@ from ..face.identity_filter import IdentityFilter
 from ..face.reader import FaceReader
 from ..face.tracker import Face
 from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord, face_json
+from ..guards import guard_output_folder, refuse_inside_folder_of
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.threads import read_ahead
 from ..media.video import Frame, iter_frames, probe_video
+from ..safepaths import unlink_inside
 from .faces_out import face_name, face_prefix, make_face, parse_face_frame
 from .options import ExtractOptions
 
@@ -155,9 +157,9 @@ class Extractor:
         for path in self.out.glob(f"{prefix}_*"):
             frame = parse_face_frame(path.name, prefix)
             if frame is not None and frame >= next_frame:
-                path.unlink()
+                unlink_inside(self.out, path)
         for path in self.out.glob(f".{prefix}_*.part"):
-            path.unlink()
+            unlink_inside(self.out, path)
 
 
 def _source_info(src: MediaSource) -> dict[str, Any]:
@@ -166,11 +168,21 @@ def _source_info(src: MediaSource) -> dict[str, Any]:
         return {"width": info.width, "height": info.height, "fps": info.fps, "frame_count": info.frame_count,
                 "rotation": info.rotation, "duration": info.duration}
     from ..media.images import image_size
+    from ..media.limits import check_pixels
 
     w, h = image_size(src.path)
+    check_pixels((w, h), src.path)  # refused now, before the output folder is written
     return {"width": w, "height": h}
 
 
+def _no_input_in_output(out: Path, arguments: dict[str, Any]) -> None:
+    inputs = arguments.get("inputs")
+    paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs or []]
+    refuse_inside_folder_of(out, [p for p in paths if p.is_file()], "faceset folder")
+
+
+@guard_output_folder("faceset folder", folder="output_dir", inputs=("inputs",), nested=False,
+                     extra_check=_no_input_in_output)
 def extract(inputs: Sequence[str | Path] | str | Path, output_dir: str | Path, **options: Any) -> ExtractSummary:
     """Extract every face of `inputs` into the faceset folder `output_dir` (resumes if it exists)."""
     if isinstance(inputs, (str, Path)):
@@ -233,8 +245,8 @@ def _expected_frames(info: dict[str, Any], src: MediaSource, opt: ExtractOptions
 
 def _forget(store: AlignmentsStore, out: Path, record: SourceRecord) -> None:
     """Nothing half-written: a source that failed part-way leaves no faces behind."""
-    for name in store.forget_source(record.id):
-        (out / name).unlink(missing_ok=True)
+    for name in store.forget_source(record.id):  # plain names only (store_check): never outside `out`
+        unlink_inside(out, name)
     prefix = face_prefix(Path(record.path), record.sha256)
     for path in out.glob(f"{prefix}_*"):
-        path.unlink()
+        unlink_inside(out, path)

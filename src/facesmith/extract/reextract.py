@@ -16,6 +16,7 @@ from .. import progress
 from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import InputError
 from ..faceset.store import AlignmentsStore, FrameRecord
+from ..guards import guard_output_folder
 from ..media.images import read_image
 from ..media.inputs import file_sha256
 from ..media.video import iter_frames
@@ -35,6 +36,7 @@ def _locate(record_path: str, sha256: str, candidates: Sequence[str | Path]) -> 
     raise InputError(f"source {record_path} is missing or changed; pass the original file as INPUT")
 
 
+@guard_output_folder("faceset folder", folder="output_dir", inputs=("old_dir",))
 def reextract(old_dir: str | Path, output_dir: str | Path, size: int, inputs: Sequence[str | Path] = (),
               image_format: str = "jpg") -> ExtractSummary:
     old_dir = Path(old_dir)
@@ -46,7 +48,7 @@ def reextract(old_dir: str | Path, output_dir: str | Path, size: int, inputs: Se
         raise InputError("--from-faceset needs a different output folder")
     summary = ExtractSummary(output=str(out))
     suffix = "." + image_format
-    with AlignmentsStore.in_folder(old_dir, create=False) as old, AlignmentsStore.in_folder(out) as new:
+    with AlignmentsStore.in_folder(old_dir, create=False, readonly=True) as old, AlignmentsStore.in_folder(out) as new:
         settings = dict(old.get_meta("settings") or {}, size=size, image_format=image_format)
         new.set_meta("settings", settings)
         sources = old.sources()

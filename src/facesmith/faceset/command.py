@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from pathlib import Path
 from typing import Any
 
-from .. import atomic
+from .. import atomic, schema
 from ..errors import InputError, OutputError
 from ..face import SAME_PERSON_THRESHOLD
+from ..locking import folder_lock
+from .face_file import FACE_SUFFIXES
 from .tools import SORT_KEYS
 
 
@@ -63,18 +65,28 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     t.add_argument("--dry-run", action="store_true", help="report only, change nothing")
 
     t = tool("export", "write the alignments store as JSON")
-    t.add_argument("-o", "--output", required=True, metavar="JSON", help="file to write")
+    t.add_argument("-o", "--output", required=True, metavar="JSON", help="file to write (outside the faceset)")
+    t.add_argument("--overwrite", action="store_true", help="replace JSON if it exists")
 
     t = tool("import", "load alignments from JSON (its sources replace those with the same SHA-256)")
     t.add_argument("input", metavar="JSON", help="file written by `faces export`")
     return p
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from . import sheet, tools
-    from .store import STORE_NAME, AlignmentsStore
+_CHANGES_FACESET = ("sort", "filter", "dedupe", "sync", "import")
 
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     cmd, folder = args.faces_command, Path(args.dir)
+    if cmd in _CHANGES_FACESET and not getattr(args, "dry_run", False) and folder.is_dir():
+        with folder_lock(folder, "faceset"):  # one process edits a faceset at a time
+            return _run(args, cmd, folder)
+    return _run(args, cmd, folder)
+
+
+def _run(args: argparse.Namespace, cmd: str, folder: Path) -> dict[str, Any]:
+    from . import sheet, tools
+
     if cmd == "sort":
         if args.undo:
             return tools.unsort_faces(folder)
@@ -95,20 +107,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if not folder.is_dir():
         raise InputError(f"faceset folder not found: {folder}")
     if cmd == "export":
-        with AlignmentsStore.in_folder(folder, create=False) as store:
-            data = store.export_dict()
-        try:
-            atomic.write_json(args.output, data)
-        except OSError as e:
-            raise OutputError(f"cannot write {args.output}: {e.strerror}") from None
-        faces = sum(len(fr["faces"]) for s in data["sources"] for fr in s["frames"])
-        return {"output": args.output, "sources": len(data["sources"]), "faces": faces}
-    # import
+        return _export(folder, Path(args.output), args.overwrite)
+    return _import(folder, Path(args.input))
+
+
+def _export(folder: Path, output: Path, overwrite: bool) -> dict[str, Any]:
+    """The store as JSON, never onto the faceset's own files nor over a file without --overwrite."""
+    from .store import STORE_NAME, AlignmentsStore
+
+    if Path(os.path.realpath(output)).parent == Path(os.path.realpath(folder)) and (
+            output.name.startswith(STORE_NAME) or output.suffix.lower() in FACE_SUFFIXES):
+        raise OutputError(f"{output} is part of the faceset {folder}; export to a file outside it")
+    if output.exists() and not overwrite:
+        raise OutputError(f"{output} already exists; pass --overwrite to replace it")
+    if output.is_dir():
+        raise OutputError(f"{output} is a folder; give a file name")
+    with AlignmentsStore.in_folder(folder, create=False, readonly=True) as store:
+        data = store.export_dict()
     try:
-        data = json.loads(Path(args.input).read_text())
+        atomic.remove_stale_parts(output)
+        atomic.write_json(output, data)
+    except OSError as e:
+        raise OutputError(f"cannot write {output}: {e.strerror}") from None
+    faces = sum(len(fr["faces"]) for s in data["sources"] for fr in s["frames"])
+    return {"output": str(output), "sources": len(data["sources"]), "faces": faces}
+
+
+def _import(folder: Path, source: Path) -> dict[str, Any]:
+    from .store import STORE_NAME, AlignmentsStore
+
+    try:
+        data = schema.loads(source.read_bytes(), f"alignments export {source}")
     except FileNotFoundError:
-        raise InputError(f"alignments export not found: {args.input}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"cannot read {args.input} as JSON ({e})") from None
+        raise InputError(f"alignments export not found: {source}") from None
+    except OSError as e:
+        raise InputError(f"cannot read {source} ({e.strerror or e})") from None
     with AlignmentsStore(folder / STORE_NAME) as store:
         return {"imported": store.import_dict(data), "faces_in_store": store.counts()["faces"]}

@@ -16,8 +16,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .. import atomic
+from .. import atomic, schema
 from ..errors import InputError
+from .face_schema import FACE_META_DEPTH, check_face_meta, check_face_pixels
 
 FACE_FORMAT_VERSION = 1
 _KEY = b"facesmith"  # PNG iTXt keyword / JPEG APP15 segment prefix
@@ -79,13 +80,17 @@ def _png_meta(data: bytes) -> bytes | None:
 
 
 def read_meta_bytes(data: bytes) -> dict[str, Any] | None:
-    """The embedded metadata of an encoded face, or None when the file carries none."""
+    """The embedded metadata of an encoded face, or None when the file carries none (or not JSON).
+    Metadata nested deeper than any face record raises SchemaError (its shape is checked by the
+    file readers below, check_face_meta)."""
     raw = _jpeg_meta(data) if data[:2] == b"\xff\xd8" else _png_meta(data) if data[:8] == _PNG_SIG else None
     if raw is None:
         return None
     try:
-        meta = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = schema.loads(raw, "face metadata", max_depth=FACE_META_DEPTH)
+    except schema.SchemaError as e:
+        if "nested" in str(e):
+            raise
         return None
     return meta if isinstance(meta, dict) else None
 
@@ -95,21 +100,30 @@ def read_face_meta(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     with open(path, "rb") as f:
         head = f.read(128 * 1024)
-    meta = read_meta_bytes(head)
+    meta = _meta_of(head, path)
     if meta is None:
         raise InputError(f"{path} is not a facesmith face (no embedded metadata); extract it with `facesmith extract`")
-    return meta
+    return check_face_meta(meta, str(path))
+
+
+def _meta_of(data: bytes, path: Path) -> dict[str, Any] | None:
+    try:
+        return read_meta_bytes(data)
+    except schema.SchemaError as e:
+        raise InputError(f"{path}: {e}") from None
 
 
 def read_face(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
     """Pixels (BGR uint8) and metadata of a face file."""
     path = Path(path)
     data = path.read_bytes()
-    meta = read_meta_bytes(data)
+    meta = _meta_of(data, path)
     if meta is None:
         raise InputError(f"{path} is not a facesmith face (no embedded metadata); extract it with `facesmith extract`")
+    check_face_meta(meta, str(path))
+    check_face_pixels(data, meta, str(path))  # from the header: no decoding of a forged huge image
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
+    if image is None or image.shape[:2] != (meta["size"], meta["size"]):
         raise InputError(f"{path}: face image is corrupt")
     return image, meta
 

@@ -8,13 +8,16 @@ re-extract at another size. Plain SQLite with JSON columns: reading it never exe
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from .. import schema
+from ..errors import InputError, OutputError
+from . import store_check as check
 
 SCHEMA_VERSION = 1
 STORE_NAME = "alignments.db"
@@ -62,6 +65,9 @@ class SourceRecord:
     state: dict[str, Any] | None
 
 
+_META_SPECS = {"settings": schema.nullable(schema.obj({})), "schema_version": schema.integer()}
+
+
 def face_json(meta: dict[str, Any]) -> str:
     """How a face's metadata is stored (a worker thread may encode it ahead of the commit)."""
     return json.dumps(meta)
@@ -77,28 +83,60 @@ class FrameRecord:
 class AlignmentsStore:
     """One SQLite file per faceset folder. Not shared between threads: use it from one thread."""
 
-    def __init__(self, path: str | Path, create: bool = True):
+    def __init__(self, path: str | Path, create: bool = True, readonly: bool = False):
+        """`readonly`: only read (works on a read-only faceset); otherwise a read-only folder or store
+        is refused up front with a message that says so."""
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        if (not create or readonly) and not self.path.is_file():
             raise InputError(f"no alignments store at {self.path}; extract the faces first")
+        if not readonly:
+            self._check_writable()
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
+            self.db = self._connect(readonly)
+            check.check_tables(self.db, self.path)
             version = self.get_meta("schema_version")
+        except sqlite3.OperationalError as e:
+            if "readonly" in str(e) or "read-only" in str(e):
+                raise OutputError(f"{self.path} is read-only ({e}); facesmith needs to write it") from None
+            raise InputError(f"{self.path} is not a facesmith alignments store ({e})") from None
         except sqlite3.DatabaseError as e:
             raise InputError(f"{self.path} is not a facesmith alignments store ({e})") from None
-        if version is None:
+        if version is None and not readonly:
             self.set_meta("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
             raise InputError(
                 f"{self.path} has alignments schema {version}; this facesmith reads {SCHEMA_VERSION}"
             )
 
+    def _check_writable(self) -> None:
+        folder = self.path.parent
+        if folder.is_dir() and (not os.access(folder, os.W_OK) or (
+                self.path.exists() and not os.access(self.path, os.W_OK))):
+            raise OutputError(f"the faceset {folder} is read-only; facesmith needs to write {self.path.name} "
+                              "(copy the faceset somewhere writable)")
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if not readonly:
+            db = sqlite3.connect(self.path, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            return db
+        if os.access(self.path.parent, os.W_OK) and os.access(self.path, os.W_OK):
+            # a plain connection that writes nothing: it removes the -wal/-shm files when it closes,
+            # which a read-only one cannot
+            return sqlite3.connect(self.path, isolation_level=None)
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:  # a WAL store in a read-only folder: no -shm can be made
+            db = sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+        return db
+
     @classmethod
-    def in_folder(cls, folder: str | Path, create: bool = True) -> AlignmentsStore:
-        return cls(Path(folder) / STORE_NAME, create=create)
+    def in_folder(cls, folder: str | Path, create: bool = True, readonly: bool = False) -> AlignmentsStore:
+        return cls(Path(folder) / STORE_NAME, create=create, readonly=readonly)
 
     def close(self) -> None:
         self.db.close()
@@ -112,7 +150,10 @@ class AlignmentsStore:
     # --- settings -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if not row:
+            return None
+        spec = _META_SPECS.get(key, schema.anything(check.STATE_DEPTH))
+        return check.column(row[0], spec, f"{self.path}: setting {key!r}")
 
     def set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
@@ -121,9 +162,14 @@ class AlignmentsStore:
     def _record(self, row: tuple[Any, ...] | None) -> SourceRecord | None:
         if row is None:
             return None
-        id_, sha, path, kind, info, next_frame, complete, state = row
-        return SourceRecord(id_, sha, path, kind, json.loads(info), next_frame, bool(complete),
-                            json.loads(state) if state else None)
+        where = f"{self.path}: source {str(row[1])[:16]}"
+        id_, sha, path, kind, info, next_frame, complete, state = check.row(
+            row, (int, str, str, str, str, int, int, (str, type(None))), where)
+        if kind not in check.KINDS or next_frame < 0:
+            raise schema.SchemaError(f"{where} is malformed (kind {kind[:20]!r}, next frame {next_frame})")
+        return SourceRecord(id_, sha, path, kind, check.column(info, check.SOURCE_INFO, f"{where} info"),
+                            next_frame, bool(complete),
+                            check.column(state, check.STATE, f"{where} state") if state else None)
 
     def source(self, sha256: str) -> SourceRecord | None:
         return self._record(self.db.execute("SELECT * FROM sources WHERE sha256 = ?", (sha256,)).fetchone())
@@ -162,7 +208,8 @@ class AlignmentsStore:
     def forget_source(self, source_id: int) -> list[str]:
         """Remove a source and its faces from the store; returns the face file names it had."""
         with self._transaction():
-            files = [r[0] for r in self.db.execute("SELECT file FROM faces WHERE source_id = ?", (source_id,))]
+            files = [check.face_name(r[0], f"{self.path}: face file")
+                     for r in self.db.execute("SELECT file FROM faces WHERE source_id = ?", (source_id,))]
             for table in ("faces", "frames"):
                 self.db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))
             self.db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
@@ -177,10 +224,14 @@ class AlignmentsStore:
             "SELECT frame, face_index, file, data FROM faces WHERE source_id = ? ORDER BY frame, face_index",
             (source_id,),
         ):
-            faces.setdefault(frame, []).append((idx, name, json.loads(data) if decode else data))
+            where = f"{self.path}: face {str(name)[:80]!r}"
+            check.row((frame, idx), (int, int), where)
+            check.face_name(name, where)
+            faces.setdefault(frame, []).append((idx, name, check.face_data(data, where) if decode else data))
         for frame, time in self.db.execute(
             "SELECT frame, time FROM frames WHERE source_id = ? ORDER BY frame", (source_id,)
         ):
+            check.row((frame, time), (int, (int, float)), f"{self.path}: frame {str(frame)[:20]}")
             yield FrameRecord(frame, time, faces.get(frame, []))
 
     def counts(self, source_id: int | None = None) -> dict[str, int]:
@@ -194,7 +245,7 @@ class AlignmentsStore:
     # --- keeping the store in line with the folder ------------------------------------------------
     def face_files(self) -> dict[str, tuple[int, int, int]]:
         """Every face file the store lists -> (source_id, frame, face_index)."""
-        return {file: (sid, frame, idx) for sid, frame, idx, file in
+        return {check.face_name(file, f"{self.path}: face file"): (sid, frame, idx) for sid, frame, idx, file in
                 self.db.execute("SELECT source_id, frame, face_index, file FROM faces")}
 
     def remove_faces(self, files: Iterable[str]) -> int:
@@ -236,7 +287,7 @@ class AlignmentsStore:
     # --- export / import as JSON ---------------------------------------------------------------
     def export_dict(self) -> dict[str, Any]:
         """The whole store as plain JSON-ready data (see import_dict)."""
-        settings = {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta ORDER BY key")}
+        settings = {k: self.get_meta(k) for (k,) in self.db.execute("SELECT key FROM meta ORDER BY key").fetchall()}
         sources = []
         for s in self.sources():
             frames = [{"frame": fr.frame, "time": fr.time,
@@ -252,8 +303,9 @@ class AlignmentsStore:
         if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
             raise InputError(f"not a facesmith alignments export (expected \"format\": \"{EXPORT_FORMAT}\")")
         if data.get("schema_version") != SCHEMA_VERSION:
-            raise InputError(f"alignments export has schema {data.get('schema_version')}; "
+            raise InputError(f"alignments export has schema {str(data.get('schema_version'))[:20]}; "
                              f"this facesmith reads {SCHEMA_VERSION}")
+        schema.validate(data, check.EXPORT, "alignments export")  # all of it, before anything is written
         counts = {"sources": 0, "frames": 0, "faces": 0}
         try:
             with self._transaction():

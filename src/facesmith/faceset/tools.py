@@ -19,6 +19,7 @@ import numpy as np
 from .. import progress
 from ..errors import InputError
 from ..face import SAME_PERSON_THRESHOLD
+from ..safepaths import rename_inside
 from . import face_landmarks, list_faces, read_face, read_face_meta
 from .store import STORE_NAME, AlignmentsStore
 
@@ -73,7 +74,7 @@ def move_aside(folder: Path, files: Sequence[Path], reason: str) -> list[str]:
         while dest.exists():
             dest = target / f"{path.stem}~{n}{path.suffix}"
             n += 1
-        path.rename(dest)
+        rename_inside(folder, path, dest)
         moved.append(str(dest))
     return moved
 
@@ -166,9 +167,9 @@ def _apply_renames(folder: Path, renames: dict[str, str]) -> None:
     # two steps through hidden temporary names, so a new name may be an old name of another file
     temps = {old: f".sorting-{i}-{old}" for i, old in enumerate(renames)}
     for old, tmp in temps.items():
-        (folder / old).rename(folder / tmp)
+        rename_inside(folder, old, tmp)
     for old, tmp in temps.items():
-        (folder / tmp).rename(folder / renames[old])
+        rename_inside(folder, tmp, renames[old])
     _rename_in_store(folder, renames)
 
 

@@ -43,7 +43,6 @@ class LiveEngine:
         self.fingerprint = provenance.fingerprint_of(model.weights_sha256)
         self.engine = FrameEngine(model, direction=direction, device=device, precision=precision,
                                   marker=provenance.Marker(self.fingerprint, enabled=watermark))
-        self.swapper = self.engine.swapper
         self.watermark = watermark
         self.tracker = FaceReader(detector, "mesh").tracker()
         self.reference = trained_facesets(config, Path(model_dir)).get(direction[0])  # the faces being replaced
@@ -79,7 +78,7 @@ class LiveEngine:
         self.engine.swap_frame(frame, [face], follows_previous=False)  # model, blend, watermark re-fit
         marker = self.engine.marker
         marker.plan(frame, [])  # forget the made-up face
-        self.swapper.stats = SwapStats()
+        self.engine.swapper.stats = SwapStats()
         marker.faces_marked = 0
 
     def _blend(self, settings: Settings) -> None:

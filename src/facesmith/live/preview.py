@@ -55,12 +55,12 @@ class PreviewServer:
         self.dropped = 0
         self.frames = 0
         self.viewers = 0
-        handler = _handler(self)
         try:
-            self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+            self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         except OSError as e:
             raise OutputError(f"cannot serve the preview on 127.0.0.1:{port}: {e.strerror or e}") from None
         self.server.daemon_threads = True
+        self.server.preview = self  # type: ignore[attr-defined]  # what _Handler serves
         self.port = self.server.server_address[1]
         self.name = f"preview http://127.0.0.1:{self.port}/"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -102,103 +102,106 @@ class PreviewServer:
         self.close()
 
 
-def _handler(preview: PreviewServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "facesmith-live"
+class _Handler(BaseHTTPRequestHandler):
+    """One request; the server it belongs to carries the `PreviewServer` (`server.preview`)."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # no access log on stderr
-            pass
+    server_version = "facesmith-live"
 
-        def _local(self) -> bool:
-            host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-            if host in ("127.0.0.1", "localhost", ""):
-                return True
-            self._json(403, {"error": "only requests to 127.0.0.1 or localhost are answered"})
-            return False
+    @property
+    def preview(self) -> PreviewServer:
+        return self.server.preview  # type: ignore[attr-defined]
 
-        def _json(self, code: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body, default=str).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+    def log_message(self, format: str, *args: Any) -> None:  # no access log on stderr
+        pass
+
+    def _local(self) -> bool:
+        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        if host in ("127.0.0.1", "localhost", ""):
+            return True
+        self._json(403, {"error": "only requests to 127.0.0.1 or localhost are answered"})
+        return False
+
+    def _json(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _controls(self) -> dict[str, Any]:
+        c = self.preview.controls
+        return {"settings": c.snapshot().as_dict(),
+                "choices": {"mask": list(c.masks), "color": list(COLORS), "faces": list(c.face_choices)}}
+
+    def do_GET(self) -> None:
+        if not self._local():
+            return
+        path = self.path.split("?", 1)[0]
+        if path == "/":
+            data = _PAGE.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(data)
-
-        def _controls(self) -> dict[str, Any]:
-            c = preview.controls
-            return {"settings": c.snapshot().as_dict(),
-                    "choices": {"mask": list(c.masks), "color": list(COLORS), "faces": list(c.face_choices)}}
-
-        def do_GET(self) -> None:
-            if not self._local():
+        elif path == "/frame.jpg":
+            _, image = self.preview.newest(-1, 0)
+            if image is None:
+                self._json(503, {"error": "no frame yet"})
                 return
-            path = self.path.split("?", 1)[0]
-            if path == "/":
-                data = _PAGE.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            elif path == "/frame.jpg":
-                _, image = preview.newest(-1, 0)
-                if image is None:
-                    self._json(503, {"error": "no frame yet"})
-                    return
-                data = preview.jpeg(image)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/jpeg")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            elif path == "/stream.mjpg":
-                self._stream()
-            elif path == "/stats":
-                self._json(200, preview.stats())
-            elif path == "/control":
-                self._json(200, self._controls())
-            else:
-                self._json(404, {"error": f"no such page: {path}"})
-
-        def do_POST(self) -> None:
-            if not self._local():
-                return
-            if self.path.split("?", 1)[0] != "/control":
-                self._json(404, {"error": "POST /control only"})
-                return
-            if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-                self._json(415, {"error": "send the settings as a JSON object (Content-Type: application/json)"})
-                return
-            try:
-                length = min(int(self.headers.get("Content-Length") or 0), 65536)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                if not isinstance(body, dict):
-                    raise InputError("the body must be a JSON object of settings")
-                preview.controls.update(**body)
-            except (ValueError, InputError) as e:
-                self._json(400, {"error": str(e)})
-                return
-            self._json(200, self._controls())
-
-        def _stream(self) -> None:
+            data = self.preview.jpeg(image)
             self.send_response(200)
-            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
-            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            seq = -1
-            preview.viewers += 1
-            try:
-                while not preview.closed:
-                    seq, image = preview.newest(seq, 1.0)
-                    if image is None:
-                        continue
-                    data = preview.jpeg(image)
-                    self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}"
-                                     "\r\n\r\n".encode() + data + b"\r\n")
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the viewer went away
-            finally:
-                preview.viewers -= 1
+            self.wfile.write(data)
+        elif path == "/stream.mjpg":
+            self._stream()
+        elif path == "/stats":
+            self._json(200, self.preview.stats())
+        elif path == "/control":
+            self._json(200, self._controls())
+        else:
+            self._json(404, {"error": f"no such page: {path}"})
 
-    return Handler
+    def do_POST(self) -> None:
+        if not self._local():
+            return
+        if self.path.split("?", 1)[0] != "/control":
+            self._json(404, {"error": "POST /control only"})
+            return
+        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
+            self._json(415, {"error": "send the settings as a JSON object (Content-Type: application/json)"})
+            return
+        try:
+            length = min(int(self.headers.get("Content-Length") or 0), 65536)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            if not isinstance(body, dict):
+                raise InputError("the body must be a JSON object of settings")
+            self.preview.controls.update(**body)
+        except (ValueError, InputError) as e:
+            self._json(400, {"error": str(e)})
+            return
+        self._json(200, self._controls())
+
+    def _stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        seq = -1
+        self.preview.viewers += 1
+        try:
+            while not self.preview.closed:
+                seq, image = self.preview.newest(seq, 1.0)
+                if image is None:
+                    continue
+                data = self.preview.jpeg(image)
+                self.wfile.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}"
+                                 "\r\n\r\n".encode() + data + b"\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the viewer went away
+        finally:
+            self.preview.viewers -= 1

@@ -166,7 +166,7 @@ def _loop(engine: LiveEngine, controls: Controls, capture: Capture, faces: FaceS
             continue
         _one_frame(engine, controls, *item, capture, outputs, stats, source, opt)
         first_out = first_out or time.monotonic()
-        state = "swap off" if not controls.snapshot().swap else f"{engine.swapper.stats.faces_swapped} faces swapped"
+        state = "swap off" if not controls.snapshot().swap else f"{engine.engine.stats.faces_swapped} faces swapped"
         stats.maybe_print(capture.frames, dropped, state)
 
 

@@ -19,6 +19,7 @@ from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
 
 from ..errors import InputError
+from .limits import check_pixels
 
 # --- opening -----------------------------------------------------------------------------------
 
@@ -35,7 +36,10 @@ def open_video(path: Path) -> Iterator[tuple[InputContainer, VideoStream]]:
             "a video file; re-encode or re-download it"
         ) from None
     with container:
-        yield container, video_stream(container, path)
+        stream = video_stream(container, path)
+        # the stream header's size, before any frame is decoded (a small file can claim a huge picture)
+        check_pixels((stream.codec_context.width or 0, stream.codec_context.height or 0), path)
+        yield container, stream
 
 
 def _check_file(path: Path) -> None:

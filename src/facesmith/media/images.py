@@ -19,10 +19,11 @@ import numpy as np
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from ..errors import InputError
+from .limits import MAX_PIXELS as MAX_PIXELS
+from .limits import check_pixels
 
-# 400 MP is ~1.2 GB as BGR; past that a photo is almost certainly a scan or panorama that should be
-# downscaled before it reaches a face detector.
-MAX_PIXELS = 400_000_000
+# The pixel budget of one picture: media/limits.py (shared with videos).
+
 
 _ORIENTATION_TAG = 0x0112
 
@@ -48,7 +49,7 @@ def read_image(path: str | Path) -> np.ndarray:
     if header is None:  # Pillow does not know the format; OpenCV may (EXR, HDR, PFM, ...)
         return _finish(_decode_cv2(data, path), path, orientation=1)
     with header:
-        _check_pixels(header.size, path)
+        check_pixels(header.size, path)
         orientation = _exif_orientation(header)
         if header.format in _PIL_FORMATS or header.mode == "CMYK":
             pixels = _decode_pil(header, path)
@@ -122,15 +123,6 @@ def _open_header(data: bytes) -> Image.Image | None:
         return None
 
 
-def _check_pixels(size: tuple[int, int], path: Path) -> None:
-    width, height = size
-    if width * height > MAX_PIXELS:
-        raise InputError(
-            f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the "
-            f"{MAX_PIXELS / 1e6:.0f} MP limit; downscale it first"
-        )
-
-
 def _exif_orientation(header: Image.Image) -> int:
     """EXIF orientation 1..8 (1 when absent or unreadable: bad metadata must not reject a photo)."""
     try:
@@ -194,7 +186,7 @@ def _cmyk_to_bgr(image: Image.Image) -> np.ndarray:
 
 
 def _finish(pixels: np.ndarray, path: Path, orientation: int) -> np.ndarray:
-    _check_pixels((pixels.shape[1], pixels.shape[0]), path)
+    check_pixels((pixels.shape[1], pixels.shape[0]), path)
     bgr = _to_bgr8(_to_three_channels(pixels, path))
     return np.ascontiguousarray(_apply_orientation(bgr, orientation))
 

@@ -83,8 +83,16 @@ def model_class(name: str) -> type[SwapModel]:
 
 
 def create_model(name: str, **cfg: Any) -> SwapModel:
-    """Build a model; options left out (or None) take the model's defaults."""
-    return model_class(name)(**{k: v for k, v in cfg.items() if v is not None})
+    """Build a model; options left out (or None) take the model's defaults. Options are checked (types,
+    ranges, parameter count: models/budget.py) before anything is allocated."""
+    from . import budget
+
+    if not isinstance(name, str):
+        raise InputError(f"model name {str(name)[:40]!r} is not a string")
+    cls = model_class(name)
+    options = budget.check_options(name, cls.DEFAULTS, {k: v for k, v in cfg.items() if v is not None})
+    budget.check_parameters(name, budget.parameter_count(lambda: cls(**options)))
+    return cls(**options)
 
 
 def load_model(model_dir: str | Path, device: str = "cpu") -> tuple[SwapModel, dict[str, Any]]:

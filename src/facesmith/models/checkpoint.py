@@ -18,7 +18,7 @@ import base64
 import contextlib
 import errno
 import hashlib
-import json
+import os
 import random
 import shutil
 import struct
@@ -32,8 +32,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .. import atomic
+from .. import atomic, schema
 from ..errors import InputError, OutputError
+from ..safepaths import inside, rmtree_inside
+from .checkpoint_schema import check_state
 
 FORMAT = "facesmith-checkpoint"
 VERSION = 1
@@ -53,12 +55,15 @@ class Checkpoint:
 
 def check_safetensors_bytes(data: bytes, name: str) -> None:
     """Refuse anything that is not a safetensors file, by its first bytes, before parsing."""
-    if len(data) >= 10:
+    if len(data) >= 10 and data[8:9] == b"{":  # a safetensors header: 8-byte little-endian length, then JSON
         (n,) = struct.unpack("<Q", data[:8])
-        if n <= min(len(data) - 8, 100 * 2**20) and data[8:9] == b"{":
-            return  # a safetensors header: 8-byte little-endian length, then JSON
-    if data[:2] == b"PK" or data[:1] == b"\x80":  # torch.save zip / pickle protocol 2+
-        raise InputError(
+        if n <= min(len(data) - 8, 100 * 2**20):
+            return
+        # The length is what it is whatever its first byte (0x80 too: a 128-byte header): not a pickle.
+        raise InputError(f"{name} is truncated or damaged: its safetensors header claims {n} bytes but the "
+                         f"file has {len(data) - 8} after the length; the checkpoint is damaged")
+    if data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
+        raise InputError(  # torch.save zip / pickle protocol 2..5 (and no JSON header at byte 8)
             f"{name} is not a safetensors file: it is a pickle / torch.save file; facesmith never "
             "unpickles checkpoints (unpickling can run arbitrary code) - refusing it")
     if len(data) < 10:
@@ -120,6 +125,14 @@ def _ckpt_dirs(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and p.name.isdigit())
 
 
+def _remove_stale_temps(root: Path) -> None:
+    """Half-written checkpoint folders of processes that are gone (killed while saving)."""
+    for entry in root.glob(".tmp-*"):
+        pid = entry.name.split("-")[1]
+        if not (pid.isdigit() and entry.name.count("-") == 2 and atomic.pid_alive(int(pid))):
+            rmtree_inside(root, entry)
+
+
 def save_checkpoint(model_dir: Path, iteration: int, files: dict[str, dict[str, torch.Tensor]],
                     state: dict[str, Any], keep: int = 3) -> Path:
     """Write checkpoint `iteration` (files: stem -> tensors, "model" first) and prune to `keep`."""
@@ -128,9 +141,10 @@ def save_checkpoint(model_dir: Path, iteration: int, files: dict[str, dict[str, 
     previous = latest_name(model_dir)
     if final.is_dir() and previous == final.name:
         return final  # already saved at this iteration (e.g. Ctrl-C right after a periodic save)
-    tmp = root / f".tmp-{iteration:08d}"
+    tmp = root / f".tmp-{os.getpid()}-{iteration:08d}"  # per process: never another writer's folder
     try:
         root.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(root)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         hashes = {}
@@ -179,16 +193,18 @@ def load_checkpoint(path: Path, only_model: bool = False) -> Checkpoint:
     older = [d.name for d in _ckpt_dirs(path.parent) if d.name < path.name]
     hint = f" (older checkpoints: {', '.join(older)}; delete {path} to resume from one)" if older else ""
     try:
-        state = json.loads((path / "state.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"checkpoint {path} has no readable state.json ({e}){hint}") from None
+        text = (path / "state.json").read_bytes()
+    except OSError as e:
+        raise InputError(f"checkpoint {path} has no readable state.json ({e.strerror or e}){hint}") from None
+    state = schema.loads(text, f"{path / 'state.json'}")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(f"{path} is not a facesmith checkpoint{hint}")
+    check_state(state, str(path / "state.json"))
     tensors: dict[str, dict[str, torch.Tensor]] = {}
-    for fname, digest in state.get("files", {}).items():
+    for fname, digest in state["files"].items():
         if only_model and fname != "model.safetensors":
             continue
-        fpath = path / fname
+        fpath = inside(path, fname)
         if not fpath.is_file():
             raise InputError(f"checkpoint {path} is missing {fname}{hint}")
         data = fpath.read_bytes()

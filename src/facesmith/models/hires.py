@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..errors import InputError
 from . import Conv, ResBlock, SwapModel, Upscale, register_model, split_output
 
 
@@ -60,7 +61,7 @@ class Hires(SwapModel):
         super().__init__(**cfg)
         c = self.config
         if c["arch"] not in ("df", "liae"):
-            raise ValueError(f"hires arch must be 'df' or 'liae', not {c['arch']!r}")
+            raise InputError(f"hires arch must be 'df' or 'liae', not {c['arch']!r}")
         c["learns_mask"] = True
         depth = 4
         self.low = c["size"] // 2**depth // 2  # inter works at half the encoder's last resolution

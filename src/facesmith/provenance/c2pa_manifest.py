@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from pathlib import Path
@@ -65,12 +66,43 @@ def sign_stream(source: BinaryIO, dest: BinaryIO, mime: str, title: str, fingerp
     identity = keys.load_identity(create=True)
     assert identity is not None
     info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, identity.chain_pem, identity.key_pem, None)
+    out = _WriteErrors(dest)
     try:
         with c2pa.Signer.from_info(info) as signer, \
                 c2pa.Builder(manifest_definition(title, fingerprint), context=_context(identity)) as builder:
-            builder.sign(signer, mime, source, dest)
-    except c2pa.C2paError as e:
+            builder.sign(signer, mime, source, out)
+    except (c2pa.C2paError, OSError) as e:
+        if out.error is not None:  # the native library reports a failed write as an opaque error of its own
+            why = "the disk is full" if out.error.errno in (errno.ENOSPC, errno.EDQUOT) else (
+                out.error.strerror or str(out.error))
+            raise OutputError(f"C2PA signing could not write {title}: {why}; free some space and re-run") from None
         raise OutputError(f"C2PA signing failed for {title}: {str(e).splitlines()[0][:200]}") from None
+
+
+class _WriteErrors:
+    """A destination stream that remembers the OSError a write or flush raised (c2pa's callbacks turn
+    it into an unrelated message such as "UntrackedPointer")."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.stream.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
 
 
 def sign_bytes(data: bytes, mime: str, title: str, fingerprint: str) -> bytes:

@@ -25,10 +25,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import progress
-from ..atomic import check_writable_dir, write_json
+from .. import progress, schema
+from ..atomic import write_json
 from ..devices import pick_device
-from ..errors import InputError
+from ..errors import InputError, OutputError
+from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
 from .plan import SwapPlan, plan_swap
 
@@ -48,6 +49,12 @@ def _fingerprint(path: Path, label: str) -> dict[str, Any]:
     return {"path": str(Path(os.path.abspath(path))), "sha256": digest.hexdigest(), "files": len(sources)}
 
 
+_INPUT = schema.obj({}, {"path": schema.string(), "sha256": schema.string(128)})
+_STATE_FILE = schema.obj({}, {"source": _INPUT, "target": _INPUT, "model": schema.string(64),
+                              "stages": schema.mapping(schema.nullable(schema.obj(
+                                  {}, {"done": schema.boolean(), "summary": schema.obj({})})))})
+
+
 class _State:
     """WORKDIR/state.json: the inputs the folder belongs to and the stages finished."""
 
@@ -57,8 +64,8 @@ class _State:
         if not self.path.is_file():
             return
         try:
-            old = json.loads(self.path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            old = schema.validate(schema.loads(self.path.read_bytes(), str(self.path)), _STATE_FILE, str(self.path))
+        except (OSError, InputError) as e:
             raise InputError(f"{self.path} is unreadable ({e}); delete the work folder to start over") from None
         for key in ("source", "target"):
             if old.get(key, {}).get("sha256") != inputs[key]["sha256"]:
@@ -94,25 +101,40 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
          overwrite: bool = False, model_options: dict[str, Any] | None = None,
          **convert_options: Any) -> dict[str, Any]:
     """Run (or resume) the whole swap; returns a summary with one entry per stage."""
-    from ..convert.output import plan_output
-    from ..convert.pipeline import convert as run_convert
-    from ..extract.pipeline import extract as run_extract
-
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
     _check_counts(minutes, iterations, every)
+    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
+    if not output.parent.is_dir():  # before the work folder beside it is made
+        raise OutputError(f"the folder {output.parent} does not exist; create it first or choose another output path")
+    refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
+    refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
     dev = pick_device(device)
     plan = plan_swap(dev, quality, minutes, iterations, model, upscale)
     progress.log(f"plan: {plan.reason}")
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": plan.model}
-    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
-    state = _State(workdir, inputs)
-    budget = {"iterations": iterations} if iterations else {"minutes": plan.minutes}
+    with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
+        state = _State(workdir, inputs)
+        return _run_stages(source, target, output, workdir, state, dev, plan=plan,
+                           every=every, batch_size=batch_size, save_every=save_every,
+                           size=size, overwrite=overwrite, model_options=model_options,
+                           convert_options=convert_options, started=started)
+
+
+def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *,
+                plan: SwapPlan, every: int | None,
+                batch_size: int | None, save_every: int, size: int, overwrite: bool,
+                model_options: dict[str, Any] | None, convert_options: dict[str, Any],
+                started: float) -> dict[str, Any]:
+    from ..convert.output import plan_output
+    from ..convert.pipeline import convert as run_convert
+    from ..extract.pipeline import extract as run_extract
+
+    budget = {"iterations": plan.iterations} if plan.iterations else {"minutes": plan.minutes}
     settings = json.dumps(convert_options, sort_keys=True, default=str)
     ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
-    check_writable_dir(workdir)
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
     report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {}}
 
@@ -148,7 +170,7 @@ def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir:
               lambda: extract(source, faces_a, "SOURCE", step))
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: extract(target, faces_b, "TARGET", 1))
-    budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
+    budget_text = f"to iteration {plan.iterations}" if plan.iterations else f"{budget['minutes']:g} minutes in all"
     run_stage(3, "train", f"model {plan.model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale
               else "") + " (Ctrl-C saves; re-run to resume)", train)
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)

@@ -26,6 +26,7 @@ import torch
 
 from .. import progress
 from ..errors import FacesmithError
+from ..guards import guard_output_folder
 from ..models import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
 from .logs import CsvLog, EventWriter
@@ -38,6 +39,7 @@ from .threads import ThreadGovernor
 CSV_FIELDS = ["iteration", "elapsed_s", "loss_a", "loss_b", "lr", "samples_per_s", "heldout_ssim_a", "heldout_ssim_b"]
 
 
+@guard_output_folder("model folder", folder="model_dir", inputs=("faceset_a", "faceset_b"))
 def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, **options: Any) -> dict[str, Any]:
     """Train (or resume) a face-swap model on two facesets; returns a summary dict. Options are the
     fields of `TrainOptions` (train/options.py), as `facesmith train` has them."""

@@ -17,6 +17,7 @@ from ..devices import pick_device
 from ..errors import InputError
 from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
+from ..models.checkpoint_schema import check_resumable
 from .augment import AugmentConfig, plain_batch
 from .data import FaceSet, load_faceset
 from .losses import LossWeights
@@ -81,6 +82,12 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
     if opt.resume and ckpt is None:
         raise InputError(f"--resume: {model_dir} holds no checkpoint to resume from")
     if ckpt is not None and opt.resume is not False:
+        check_resumable(ckpt.state, str(ckpt.path / "state.json"))  # what a resume reads, typed
+        try:
+            LossWeights(**ckpt.config["loss"]), AugmentConfig(**ckpt.config["augment"])
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{ckpt.path / 'state.json'}: the loss or augmentation settings are malformed "
+                             f"({e})") from None
         _check_resumable(opt, model_dir, ckpt.config)
         return Run(ckpt.config, ckpt, ckpt.iteration)
     if ckpt is not None:
@@ -188,11 +195,14 @@ def _restore(run: Run, net: torch.nn.Module, opt: torch.optim.Optimizer, gan_net
         if gan_net is not None and d_opt is not None:
             gan_net.load_state_dict(ckpt.tensors["discriminator"])
             ckpt_io.restore_optimizer(d_opt, ckpt.tensors["disc_optimizer"], ckpt.state["disc_optimizer"])
-    except (RuntimeError, KeyError, ValueError) as e:
+    except (RuntimeError, KeyError, ValueError, IndexError, TypeError) as e:
         raise InputError(f"checkpoint {ckpt.path} does not fit model {run.config['model']!r} at "
                          f"{net.config['size']} px ({str(e).splitlines()[0][:200]}); it comes from another "
                          "model or size") from None
-    ckpt_io.set_rng_state(ckpt.state["rng"])
+    try:
+        ckpt_io.set_rng_state(ckpt.state["rng"])
+    except (RuntimeError, KeyError, ValueError, IndexError, TypeError, OverflowError) as e:
+        raise InputError(f"checkpoint {ckpt.path} has a malformed RNG state ({str(e)[:120]})") from None
 
 
 @dataclass
