@@ -56,20 +56,23 @@ def fuzz(name: str, seconds: float) -> dict:
         target(*args)
 
     while time.monotonic() < deadline:
-        def timed(*args: object) -> None:
+        def timed(args: tuple) -> None:
             if time.monotonic() > deadline:
                 raise _TimeUp
             counted(*args)
 
         test = settings(max_examples=10**9, deadline=None, database=None,
-                        suppress_health_check=list(HealthCheck))(given(*strategies)(timed))
+                        suppress_health_check=list(HealthCheck))(given(st.tuples(*strategies))(timed))
         try:
             test()
         except _TimeUp:
             break
         except Exception as e:  # a finding: hypothesis shrank it and re-raised
+            trace = "".join(traceback.format_exception(e))
+            if "_TimeUp" in trace:  # the deadline hit mid-example (hypothesis reports it as flaky)
+                break
             key = f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
-            failures.setdefault(key, "".join(traceback.format_exception(e))[-1500:])
+            failures.setdefault(key, trace[-1500:])
             if len(failures) >= 5:
                 break
     return {"target": name, "seconds": seconds, "executions": runs, "failures": failures}

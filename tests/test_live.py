@@ -499,3 +499,18 @@ def test_signal_mid_stream_leaves_a_playable_file(model: Path, tmp_path: Path, s
     assert abs(ends[0] - ends[1]) < 0.2, ends
     assert verify([out])[0]["c2pa"]["valid"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
+
+
+def test_duration_stops_the_run_and_the_audio_with_it(model: Path, clip: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "one_second.mp4"
+    code, summary, err = run_cli(capsys, "live", "-m", model, "-i", clip, "-o", out, "-o", "preview:0",
+                                 "--duration", "1")
+    assert code == 0, err
+    assert summary["stopped"] == "duration reached" and 10 <= summary["frames_out"] <= 40
+    assert summary["preview_port"] > 0
+    record = next(o for o in summary["outputs"] if o["output"] == str(out))
+    with av.open(str(out)) as c:
+        video, audio = c.streams.video[0], c.streams.audio[0]
+        ends = [float((s.start_time + s.duration) * s.time_base) for s in (video, audio)]
+    assert record["frames"] == summary["frames_out"] and abs(ends[0] - ends[1]) < 0.2, ends

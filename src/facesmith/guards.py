@@ -34,7 +34,7 @@ def refuse_overlap(output: Path, inputs: Iterable[tuple[str, Path]], what: str, 
         if path.exists() and (same_or_nested(output, path) if nested else
                               os.path.realpath(output) == os.path.realpath(path)):
             raise OutputError(f"the {what} {output} would be written onto {label} {path}; "
-                              f"choose a {what} outside the inputs")
+                              f"put the {what} somewhere else")
 
 
 def refuse_inside_folder_of(output: Path, files: Iterable[Path], what: str) -> None:

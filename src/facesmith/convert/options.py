@@ -6,7 +6,7 @@ The blending and output options are shared with `facesmith swap` (`BLEND_OPTIONS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..devices import DEVICES
 from ..engine.names import COLORS, MASKS
@@ -90,3 +90,31 @@ class ConvertOptions:
 
 BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "smooth", "all_faces", "threshold")
 OUTPUT_OPTIONS = ("crf", "preset", "overwrite", "allow_empty", "watermark")
+
+
+class ConvertSummary(TypedDict, total=False):
+    """What `convert()` returns (and `facesmith convert --json` prints)."""
+
+    output: str
+    kind: str  # video | frames | image | preview
+    direction: str
+    frames: int
+    faces_found: int
+    faces_swapped: int
+    frames_with_swap: int
+    alignments: list[str]  # per target file: the faceset whose alignments were used, or "detected"
+    identity_check: list[str] | str
+    blend: dict[str, Any]  # the BlendSettings used ("auto" resolved)
+    model_fingerprint: str
+    watermark: bool
+    seconds: float
+    frames_per_second: float
+    model_seconds: float
+    blend_seconds: float
+    watermark_seconds: float
+    setup_seconds: float
+    frames_written: int  # video and frames outputs
+    audio_packets_copied: int
+    padded_to_even_size: bool
+    preview_frames: int  # --preview
+    sheet_size: list[int]

@@ -41,7 +41,7 @@ from ..media.video import iter_frames, probe_video
 from ..media.writer import VideoWriter, writer_summary
 from ..models.checkpoint import trained_facesets
 from .faces import DetectedFaces, IdentityGate, Smoother, StoredFaces, usable_alignments
-from .options import ConvertOptions
+from .options import ConvertOptions, ConvertSummary
 from .output import OutputPlan, plan_output
 
 
@@ -129,8 +129,9 @@ class _Run:
         self.engine.swap_batches(ready(), done, self.opt.batch_size)
 
 
-def convert(target: str | Path, model_dir: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
-    """Swap the faces of `target` with the model in `model_dir`; write `output`. Returns a summary."""
+def convert(target: str | Path, model_dir: str | Path, output: str | Path, **options: Any) -> ConvertSummary:
+    """Swap the faces of `target` with the model in `model_dir`; write `output`. Returns a ConvertSummary
+    (options: the fields of ConvertOptions)."""
     import torch
 
     opt = ConvertOptions(**options)
@@ -146,7 +147,7 @@ def convert(target: str | Path, model_dir: str | Path, output: str | Path, **opt
         torch.set_num_threads(before)
 
 
-def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt: ConvertOptions) -> dict[str, Any]:
+def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt: ConvertOptions) -> ConvertSummary:
     from .. import provenance
 
     started = time.monotonic()

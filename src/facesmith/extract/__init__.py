@@ -2,7 +2,7 @@
 
     summary = facesmith.extract(inputs, output_dir, **options)  # -> extract.pipeline.ExtractSummary
 
-Options are the fields of `extract.pipeline.ExtractOptions` (size=256, every=1, detector="blazeface",
+Options are the fields of `extract.options.ExtractOptions` (size=256, every=1, detector="blazeface",
 ...), the same as `facesmith extract`'s. The face-vision library it uses is `facesmith.face`.
 """
 

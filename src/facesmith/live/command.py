@@ -7,6 +7,7 @@ from typing import Any
 
 from ..engine.names import COLORS, MASKS
 from ..errors import InputError
+from ..face import SAME_PERSON_THRESHOLD
 from ..media.encoding import PRESETS
 from .controls import FACE_CHOICES
 
@@ -52,7 +53,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="b2a draws faces of B as A (default)")
     g.add_argument("--faces", choices=FACE_CHOICES, default="largest",
                    help="which faces to swap: the largest (default), all, or those of the trained identity")
-    g.add_argument("--threshold", type=float, default=0.6, help="identity distance for --faces identity")
+    g.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD, help="identity distance for --faces identity")
     g.add_argument("--mask", choices=MASKS, default="auto", help="face mask (as convert)")
     g.add_argument("--color", choices=COLORS, default="reinhard", help="colour matching (as convert)")
     g.add_argument("--erode", type=float, metavar="PX", help="shrink the mask by PX (default: 3%% of the face)")

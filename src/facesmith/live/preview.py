@@ -32,16 +32,23 @@ from .sources import LiveFrame
 BOUNDARY = "facesmith-frame"
 _PAGE = """<!doctype html><meta charset="utf-8"><title>facesmith live</title>
 <body style="background:#111;color:#ddd;font:14px sans-serif">
-<img src="/stream.mjpg" style="max-width:100%"><pre id="s"></pre>
+<img src="/stream.mjpg" style="max-width:100%"><div id="c"></div><pre id="s"></pre>
 <p>Output is synthetic (face swapped) and watermarked.</p>
 <script>
-async function tick(){const r=await fetch('/control');document.getElementById('s').textContent=
-JSON.stringify(await r.json(),null,1)}
 function set(o){fetch('/control',{method:'POST',headers:{'Content-Type':'application/json'},
-body:JSON.stringify(o)}).then(tick)}
-tick();
+body:JSON.stringify(o)}).then(r=>r.json()).then(show)}
+function show(st){if(st.error){document.getElementById('s').textContent=st.error;return}
+const c=document.getElementById('c');c.innerHTML='';
+const b=document.createElement('button');b.textContent=st.settings.swap?'swap: on':'swap: off';
+b.onclick=()=>set({swap:!st.settings.swap});c.append(b);
+for(const [k,opts] of Object.entries(st.choices)){const s=document.createElement('select');
+for(const o of opts){const e=document.createElement('option');e.text=o;e.selected=o==st.settings[k];s.add(e)}
+s.onchange=()=>set({[k]:s.value});c.append(' '+k+' ',s)}
+for(const k of ['erode','feather']){const i=document.createElement('input');i.size=4;
+i.value=st.settings[k]??'auto';i.onchange=()=>set({[k]:i.value});c.append(' '+k+' ',i)}
+document.getElementById('s').textContent=JSON.stringify(st.settings)}
+fetch('/control').then(r=>r.json()).then(show);
 </script>
-<button onclick="set({swap:true})">swap on</button><button onclick="set({swap:false})">swap off</button>
 """
 
 
@@ -121,14 +128,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(403, {"error": "only requests to 127.0.0.1 or localhost are answered"})
         return False
 
-    def _json(self, code: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body, default=str).encode()
+    def _send(self, code: int, content_type: str, data: bytes) -> None:
         self.send_response(code)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(data)
+
+    def _json(self, code: int, body: dict[str, Any]) -> None:
+        self._send(code, "application/json", json.dumps(body, default=str).encode())
 
     def _controls(self) -> dict[str, Any]:
         c = self.preview.controls
@@ -140,23 +149,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if path == "/":
-            data = _PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._send(200, "text/html; charset=utf-8", _PAGE.encode())
         elif path == "/frame.jpg":
             _, image = self.preview.newest(-1, 0)
             if image is None:
                 self._json(503, {"error": "no frame yet"})
-                return
-            data = self.preview.jpeg(image)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            else:
+                self._send(200, "image/jpeg", self.preview.jpeg(image))
         elif path == "/stream.mjpg":
             self._stream()
         elif path == "/stats":

@@ -26,6 +26,7 @@ from typing import Any
 
 from .. import progress
 from ..errors import InputError
+from ..face import SAME_PERSON_THRESHOLD
 from .controls import KEYS_HELP, Controls, Settings, TerminalKeys
 from .engine import LiveEngine
 from .facestage import FaceStage
@@ -45,7 +46,7 @@ class LiveOptions:
     threads: int = 0  # model threads; 0: half the cores
     watermark: bool = True
     detector: str = "blazeface"
-    threshold: float = 0.6
+    threshold: float = SAME_PERSON_THRESHOLD
     crf: float = 20
     preset: str = "veryfast"
     reconnect: int = 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import tempfile
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import progress
+from ..atomic import make_temp, remove_stale_parts
 from ..errors import InputError, OutputError
 from .sources import LiveFrame, SourceSpec
 
@@ -163,10 +163,8 @@ class FileSink:
         self.path = Path(spec.target)
         self.name = self.path.name
         self.fingerprint = fingerprint
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix,
-                                   dir=self.path.parent)
-        os.close(fd)
-        self.staging = Path(tmp)
+        remove_stale_parts(self.path)  # a killed session's staging file
+        self.staging = make_temp(self.path, ".part" + self.path.suffix)  # the mode open() would give
         self.dropped = 0
         self.rate = rate
         self.last_time: float | None = None

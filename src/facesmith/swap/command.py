@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from ..convert.command import add_blend_options, blend_kwargs
-from ..devices import DEVICES
+from ..options import add_options, options_of
+from .options import SwapOptions
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -19,24 +20,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SOURCE", help="video or folder of photos of the face to put in")
     p.add_argument("target", metavar="TARGET", help="video whose person gets the face")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mov or .mkv)")
-    p.add_argument("--workdir", metavar="DIR", help="work folder for faces, model and progress "
-                   "(default: OUT's name + .swap-work beside it)")
+    add_options(p, SwapOptions, ("workdir",))
     t = p.add_argument_group("training")
-    t.add_argument("--quality", choices=["draft", "good", "best"],
-                   help="draft (10 min on a CPU, model alone), good (default: 30 min, + per-identity upscaler x2), "
-                        "best (120 min, upscaler x4); --minutes alone picks the level from the minutes")
-    t.add_argument("--model", help="model: liae (default; CPU, follows the target's expression), lite, original, hires (GPU)")
-    t.add_argument("--upscale", type=int, choices=[0, 2, 4],
-                   help="per-identity upscaler factor, 0 for none (default: from the quality level)")
-    stop = t.add_mutually_exclusive_group()
-    stop.add_argument("--minutes", type=float, metavar="M",
-                      help="total training time (default 30 on CPU, 8 on a CUDA GPU); re-running with more continues")
-    stop.add_argument("--iterations", type=int, metavar="N", help="train to N iterations instead of for a time")
-    t.add_argument("--batch-size", type=int, help="training batch size (model default)")
-    t.add_argument("--save-every", type=int, default=250, metavar="N", help="checkpoint every N iterations (default 250)")
-    t.add_argument("--every", type=int, metavar="N",
-                   help="use every Nth frame of SOURCE (default: every frame, or about 3000 frames of a long video)")
-    t.add_argument("--device", default="auto", choices=DEVICES)
+    add_options(t, SwapOptions, ("quality", "model", "upscale"))
+    add_options(t.add_mutually_exclusive_group(), SwapOptions, ("minutes", "iterations"))
+    add_options(t, SwapOptions, ("batch_size", "save_every", "every", "device"))
     add_blend_options(p)
     return p
 
@@ -44,11 +32,5 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from .runner import swap
 
-    if args.save_every < 1:
-        from ..errors import InputError
-
-        raise InputError("--save-every must be at least 1")
-    return swap(args.source, args.target, args.output, workdir=args.workdir, model=args.model, minutes=args.minutes,
-                quality=args.quality, upscale=args.upscale,
-                iterations=args.iterations, device=args.device, every=args.every, batch_size=args.batch_size,
-                save_every=args.save_every, overwrite=args.overwrite, **blend_kwargs(args))
+    return swap(args.source, args.target, args.output, overwrite=args.overwrite, **options_of(args, SwapOptions),
+                **blend_kwargs(args))

@@ -17,6 +17,7 @@ later re-opens the train stage and converts again.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from ..devices import pick_device
 from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
+from .options import SwapOptions
 from .plan import SwapPlan, plan_swap
 
 STATE_FORMAT = 1
@@ -94,31 +96,27 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
 
 
-def swap(source: str | Path, target: str | Path, output: str | Path, *, workdir: str | Path | None = None,
-         model: str | None = None, minutes: float | None = None, iterations: int | None = None, device: str = "auto",
-         quality: str | None = None, upscale: int | None = None,
-         every: int | None = None, batch_size: int | None = None, save_every: int = 250, size: int = 256,
-         overwrite: bool = False, model_options: dict[str, Any] | None = None,
-         **convert_options: Any) -> dict[str, Any]:
-    """Run (or resume) the whole swap; returns a summary with one entry per stage."""
+def swap(source: str | Path, target: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
+    """Run (or resume) the whole swap; returns a summary with one entry per stage. Options: the fields of
+    SwapOptions (swap/options.py), and convert's blending and output options (ConvertOptions)."""
+    opt, convert_options = _split_options(options)
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
-    _check_counts(minutes, iterations, every)
-    workdir = Path(os.path.abspath(workdir)) if workdir else output.with_name(output.stem + ".swap-work")
+    workdir = Path(os.path.abspath(opt.workdir)) if opt.workdir else output.with_name(output.stem + ".swap-work")
     if not output.parent.is_dir():  # before the work folder beside it is made
         raise OutputError(f"the folder {output.parent} does not exist; create it first or choose another output path")
     refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
     refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
-    dev = pick_device(device)
-    plan = plan_swap(dev, quality, minutes, iterations, model, upscale)
+    dev = pick_device(opt.device)
+    plan = plan_swap(dev, opt.quality, opt.minutes, opt.iterations, opt.model, opt.upscale)
     progress.log(f"plan: {plan.reason}")
     inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": plan.model}
     with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
         state = _State(workdir, inputs)
-        return _run_stages(source, target, output, workdir, state, dev, plan=plan,
-                           every=every, batch_size=batch_size, save_every=save_every,
-                           size=size, overwrite=overwrite, model_options=model_options,
-                           convert_options=convert_options, started=started)
+        return _run_stages(source, target, output, workdir, state, dev, plan=plan, every=opt.every,
+                           batch_size=opt.batch_size,
+                           save_every=opt.save_every, size=opt.size, overwrite=opt.overwrite,
+                           model_options=opt.model_options, convert_options=convert_options, started=started)
 
 
 def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *,
@@ -128,7 +126,6 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
                 started: float) -> dict[str, Any]:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
-    from ..extract.pipeline import extract as run_extract
 
     budget = {"iterations": plan.iterations} if plan.iterations else {"minutes": plan.minutes}
     settings = json.dumps(convert_options, sort_keys=True, default=str)
@@ -149,12 +146,6 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
         state.finish(name, _flat(summary))
         report["stages"][name] = {"reused": False, **_flat(summary)}
 
-    def extract(path: Path, folder: Path, label: str, step: int) -> dict[str, Any]:
-        summary = run_extract([path], folder, every=step, max_faces=1, size=size).to_dict()
-        if not summary.get("faces_in_faceset"):
-            raise InputError(f"no face was found in {label} {path}; use footage where the face is clearly visible")
-        return summary
-
     def train() -> dict[str, Any]:
         return _train_stage(plan, budget, faces_a, faces_b, model_dir, device=dev, batch_size=batch_size,
                             save_every=save_every, model_options=model_options)
@@ -167,9 +158,9 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
 
     step = every or _source_step(source)
     run_stage(1, "extract-source", f"faces of {source.name} (identity A)" + (f", every {step} frames" if step > 1 else ""),
-              lambda: extract(source, faces_a, "SOURCE", step))
+              lambda: _extract_faces(source, faces_a, "SOURCE", step, size))
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
-              lambda: extract(target, faces_b, "TARGET", 1))
+              lambda: _extract_faces(target, faces_b, "TARGET", 1, size))
     budget_text = f"to iteration {plan.iterations}" if plan.iterations else f"{budget['minutes']:g} minutes in all"
     run_stage(3, "train", f"model {plan.model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale
               else "") + " (Ctrl-C saves; re-run to resume)", train)
@@ -204,13 +195,27 @@ def _train_stage(plan: SwapPlan, budget: dict[str, Any], faces_a: Path, faces_b:
     return summary
 
 
-def _check_counts(minutes: float | None, iterations: int | None, every: int | None) -> None:
-    if minutes is not None and minutes <= 0:
-        raise InputError("--minutes must be more than 0")
-    if iterations is not None and iterations < 1:
-        raise InputError("--iterations must be at least 1")
-    if every is not None and every < 1:
-        raise InputError("--every must be 1 or more")
+def _extract_faces(path: Path, folder: Path, label: str, step: int, size: int) -> dict[str, Any]:
+    from ..extract.pipeline import extract
+
+    summary = extract([path], folder, every=step, max_faces=1, size=size).to_dict()
+    if not summary.get("faces_in_faceset"):
+        raise InputError(f"no face was found in {label} {path}; use footage where the face is clearly visible")
+    return summary
+
+
+def _split_options(options: dict[str, Any]) -> tuple[SwapOptions, dict[str, Any]]:
+    """SwapOptions, and the rest checked as convert options now rather than after the training."""
+    from ..convert.options import ConvertOptions
+
+    own = {f.name for f in dataclasses.fields(SwapOptions)}
+    opt = SwapOptions(**{k: v for k, v in options.items() if k in own})
+    opt.validate()
+    rest = {k: v for k, v in options.items() if k not in own}
+    unknown = sorted(set(rest) - {f.name for f in dataclasses.fields(ConvertOptions)})
+    if unknown:
+        raise TypeError(f"swap() got unexpected keyword arguments: {', '.join(unknown)}")
+    return opt, rest
 
 
 def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:

@@ -31,7 +31,7 @@ from ..models import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
 from .logs import CsvLog, EventWriter
 from .losses import LossWeights, face_loss, masked_ssim
-from .options import TrainOptions
+from .options import TrainOptions, TrainSummary
 from .preview import loss_plot, preview_grid, write_png
 from .setup import Data, Nets, Placement, Run, build_nets, load_data, resume_or_start
 from .threads import ThreadGovernor
@@ -40,8 +40,8 @@ CSV_FIELDS = ["iteration", "elapsed_s", "loss_a", "loss_b", "lr", "samples_per_s
 
 
 @guard_output_folder("model folder", folder="model_dir", inputs=("faceset_a", "faceset_b"))
-def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, **options: Any) -> dict[str, Any]:
-    """Train (or resume) a face-swap model on two facesets; returns a summary dict. Options are the
+def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, **options: Any) -> TrainSummary:
+    """Train (or resume) a face-swap model on two facesets; returns a TrainSummary. Options are the
     fields of `TrainOptions` (train/options.py), as `facesmith train` has them."""
     opt = TrainOptions(**options)
     opt.validate()
@@ -277,7 +277,7 @@ class Trainer:
             progress.warn(f"could not write the preview in {model_dir}: {e}")
 
     # --- wrap-up -------------------------------------------------------------------------------
-    def finish(self, interrupted: bool) -> dict[str, Any]:
+    def finish(self, interrupted: bool) -> TrainSummary:
         """The last checkpoint and previews, then the summary (KeyboardInterrupt after a signal)."""
         path = self.save()
         if self.place.main:

@@ -7,7 +7,7 @@ on a resume "the checkpoint's" (seed, batch size).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..devices import DEVICES
 from ..errors import InputError
@@ -54,3 +54,25 @@ class TrainOptions:
             raise InputError("--holdout must be in [0, 1)")
         if self.minutes is not None and self.minutes <= 0:
             raise InputError("--minutes must be more than 0")
+
+
+class TrainSummary(TypedDict):
+    """What `train()` returns (and `facesmith train --json` prints)."""
+
+    model: str
+    size: int
+    model_dir: str
+    iterations: int  # the model's iteration count now, across resumes
+    iterations_this_run: int
+    resumed_from: int | None
+    samples_per_s: float
+    seconds: float
+    loss_a: float | None
+    loss_b: float | None
+    heldout_ssim_a: float | None
+    heldout_ssim_b: float | None
+    checkpoint: str | None
+    preview: str
+    weights_sha256: str
+    device: str
+    world_size: int
