@@ -13,7 +13,7 @@ from facesmith.models.discriminator import PatchDiscriminator, d_loss, g_loss
 
 
 def test_registry_lists_the_models() -> None:
-    assert {"lite", "original", "hires"} <= set(available_models())
+    assert {"lite", "original", "hires", "liae"} <= set(available_models())
     with pytest.raises(InputError, match="unknown model 'nope'"):
         create_model("nope")
     with pytest.raises(InputError, match="sizes"):
@@ -28,6 +28,8 @@ def test_registry_lists_the_models() -> None:
     ("original", {}, False),
     ("hires", {"e_dims": 8, "ae_dims": 16, "d_dims": 8}, True),
     ("hires", {"arch": "liae", "e_dims": 8, "ae_dims": 16, "d_dims": 8, "size": 160}, True),
+    ("liae", {}, False),
+    ("liae", {"learns_mask": True, "enc": (8, 16, 32, 64), "latent": 16, "dec": (16, 8, 8, 8)}, True),
 ])
 def test_model_contract(name: str, cfg: dict, mask: bool) -> None:
     torch.manual_seed(0)
@@ -87,3 +89,15 @@ def test_patch_discriminator() -> None:
     d_loss(disc, real, fake).backward()
     g_loss(disc, fake).backward()
     assert fake.grad is not None
+
+
+def test_liae_draws_both_identities_with_one_decoder() -> None:
+    """liae: the shared code ab(x) is the same whichever identity is drawn; only B's half differs."""
+    torch.manual_seed(0)
+    model = create_model("liae", enc=(8, 16, 32, 64), latent=16, dec=(16, 8, 8, 8))
+    assert not hasattr(model, "decoder_a") and not hasattr(model, "decoder_b")
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        y_a, _, y_b, _ = model(x, x)
+        assert torch.allclose(y_b, model.render(x, "b")[0], atol=1e-5)
+        assert not torch.allclose(y_a, y_b)

@@ -29,7 +29,9 @@ ENV = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.g
 TINY_CLI = (
     "import sys\n"
     "from facesmith.models.lite import Lite\n"
+    "from facesmith.models.liae import Liae\n"
     f"Lite.DEFAULTS.update({TINY!r}, lr=2e-3, batch_size=8)\n"
+    f"Liae.DEFAULTS.update({TINY!r}, lr=2e-3, batch_size=8)\n"
     "from facesmith.cli import main\n"
     "sys.exit(main(sys.argv[1:]))\n"
 )
@@ -124,7 +126,7 @@ def test_swap_refuses_before_any_work(clips: tuple[Path, Path], tmp_path: Path) 
     work = tmp_path / "w2"
     work.mkdir()
     (work / "state.json").write_text(json.dumps({"format": 1, "source": {"sha256": "0" * 64, "path": "/else"},
-                                                 "target": {"sha256": "1" * 64}, "model": "lite", "stages": {}}))
+                                                 "target": {"sha256": "1" * 64}, "model": "liae", "stages": {}}))
     with pytest.raises(InputError, match="belongs to another SOURCE"):
         facesmith.swap(source, target, tmp_path / "o.mp4", workdir=work, iterations=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.mp4", "w2"]

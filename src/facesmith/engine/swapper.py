@@ -47,6 +47,9 @@ def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.n
         raise InputError(f"{model_dir} holds a checkpoint this facesmith cannot use ({e})") from None
     if not hasattr(model, "swap") or "size" not in model.config or "coverage" not in model.config:
         raise InputError(f"{model_dir} holds a model without the swap interface; retrain it with this facesmith")
+    from ..models.upscaler import load_upscaler
+
+    model.upscaler = load_upscaler(model_dir, device)  # the per-identity upscaler, None where none was trained
     return model, config
 
 
@@ -80,6 +83,8 @@ class FaceSwapper:
         self.bf16 = use_bf16(self.device, precision)
         self.size = int(model.config["size"])
         self.coverage = float(model.config["coverage"])
+        upscaler = getattr(model, "upscaler", None)
+        self.scale = int(upscaler.config["scale"]) if upscaler is not None else 1  # output = scale x input side
         self.learns_mask = bool(model.config.get("learns_mask"))
         self.blend = blend.validate(self.learns_mask)
         self.channels_last = self.device.type == "cpu"
@@ -114,6 +119,10 @@ class FaceSwapper:
         x = torch.from_numpy(np.stack(crops)).to(self.device).permute(0, 3, 1, 2).float().div_(255)
         x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x.contiguous()
         faces, masks = self.model.swap(x.to(self.dtype), direction=self.direction)
+        if self.scale > 1:
+            faces = self.model.upscaler(faces.to(self.dtype))
+            if masks is not None:
+                masks = torch.nn.functional.interpolate(masks.float(), scale_factor=self.scale, mode="bilinear")
         out = faces.float().clamp_(0, 1).mul_(255).add_(0.5).permute(0, 2, 3, 1).to(torch.uint8).cpu().numpy()
         m = masks[:, 0].float().cpu().numpy() if masks is not None else None
         return out, m
@@ -142,10 +151,14 @@ class FaceSwapper:
             blend = self.blend
             results = []
             for k in by_frame[fi]:
-                face, m = inferred.faces[k][1], inferred.matrices[k]
+                face, m, crop = inferred.faces[k][1], inferred.matrices[k], inferred.crops[k]
                 hull = transform_points(face.hull, invert_matrix(face.unit))
                 learned = inferred.masks[k] if inferred.masks is not None else None
-                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, inferred.crops[k])
+                if self.scale > 1:  # the upscaler's output: matrix to its pixels, colour reference at its size
+                    m = m * self.scale
+                    m[:, 2] += 0.5 * (self.scale - 1)  # pixel centres: u = k * p + (k - 1) / 2
+                    crop = cv2.resize(crop, inferred.out[k].shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
+                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop)
                 results.append(FaceResult(face.track, face.points, region is not None, region))
             swapped = sum(r.swapped for r in results)
             self.stats.faces_swapped += swapped

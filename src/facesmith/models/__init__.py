@@ -28,7 +28,7 @@ from ..errors import InputError
 from ..registry import Registry
 
 # name -> module that registers it when imported (one line per model file)
-_BUILTIN = {"lite": ".lite", "original": ".original", "hires": ".hires"}
+_BUILTIN = {"lite": ".lite", "original": ".original", "hires": ".hires", "liae": ".liae"}
 _MODELS: Registry[SwapModel] = Registry("model", _BUILTIN, __name__)
 
 

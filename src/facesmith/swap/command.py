@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="output video (.mp4, .mov or .mkv)")
     add_options(p, SwapOptions, ("workdir",))
     t = p.add_argument_group("training")
-    add_options(t, SwapOptions, ("model",))
+    add_options(t, SwapOptions, ("quality", "model", "upscale"))
     add_options(t.add_mutually_exclusive_group(), SwapOptions, ("minutes", "iterations"))
     add_options(t, SwapOptions, ("batch_size", "save_every", "every", "device"))
     add_blend_options(p)

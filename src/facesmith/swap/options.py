@@ -15,7 +15,13 @@ from ..options import option
 class SwapOptions:
     workdir: str | None = option(None, "work folder for faces, model and progress (default: OUT's name + "
                                        ".swap-work beside it)", metavar="DIR")
-    model: str = option("lite", "model: lite (default; CPU), original, hires (GPU)")
+    quality: str | None = option(None, "draft (10 min on a CPU, the model alone), good (default: 30 min, the last "
+                                       "15%% for a per-identity upscaler x2), best (120 min, upscaler x4); "
+                                       "--minutes alone picks the level", choices=["draft", "good", "best"])
+    model: str | None = option(None, "model: liae (default; CPU, follows the target's expression), lite, original, "
+                                     "hires (GPU)")
+    upscale: int | None = option(None, "per-identity upscaler factor, 0 for none (default: from --quality)",
+                                 choices=[0, 2, 4])
     minutes: float | None = option(None, "total training time (default 30 on CPU, 8 on a CUDA GPU); re-running "
                                          "with more continues", metavar="M")
     iterations: int | None = option(None, "train to N iterations instead of for a time", metavar="N")

@@ -6,7 +6,7 @@ Stages, each recorded in WORKDIR/state.json (written atomically) once finished:
 
 1. extract-source: faces of SOURCE (side A; the largest face of each frame) -> WORKDIR/faces_source
 2. extract-target: faces of TARGET (side B; every frame, so convert needs no detection) -> faces_target
-3. train: a model (default `lite`) on A and B -> WORKDIR/model, up to a total time (or iteration) budget
+3. train: a model (default `liae`, see plan.py) on A and B -> WORKDIR/model, up to a total time (or iteration) budget
 4. convert: TARGET with direction b2a (target faces drawn as the source person) -> OUT
 
 An interrupted stage resumes on its own: extraction continues from its last commit, training from its
@@ -33,10 +33,10 @@ from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
 from .options import SwapOptions
+from .plan import SwapPlan, plan_swap
 
 STATE_FORMAT = 1
 STAGES = ("extract-source", "extract-target", "train", "convert")
-DEFAULT_MINUTES = {"cpu": 30.0, "cuda": 8.0, "mps": 15.0}
 SOURCE_FACES = 3000  # about how many frames of a SOURCE video are extracted by default
 
 
@@ -108,33 +108,32 @@ def swap(source: str | Path, target: str | Path, output: str | Path, **options: 
     refuse_overlap(output, [("SOURCE", source)], "output")  # convert's own check protects TARGET
     refuse_overlap(workdir, [("SOURCE", source), ("TARGET", target), ("OUT", output)], "work folder")
     dev = pick_device(opt.device)
-    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": opt.model}
+    plan = plan_swap(dev, opt.quality, opt.minutes, opt.iterations, opt.model, opt.upscale)
+    progress.log(f"plan: {plan.reason}")
+    inputs = {"source": _fingerprint(source, "source"), "target": _fingerprint(target, "target"), "model": plan.model}
     with output_folder(workdir, "swap work folder"):  # removed again if a refusal leaves it empty
         state = _State(workdir, inputs)
-        return _run_stages(source, target, output, workdir, state, dev, model=opt.model, minutes=opt.minutes,
-                           iterations=opt.iterations, every=opt.every, batch_size=opt.batch_size,
+        return _run_stages(source, target, output, workdir, state, dev, plan=plan, every=opt.every,
+                           batch_size=opt.batch_size,
                            save_every=opt.save_every, size=opt.size, overwrite=opt.overwrite,
                            model_options=opt.model_options, convert_options=convert_options, started=started)
 
 
 def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *,
-                model: str, minutes: float | None, iterations: int | None, every: int | None,
+                plan: SwapPlan, every: int | None,
                 batch_size: int | None, save_every: int, size: int, overwrite: bool,
                 model_options: dict[str, Any] | None, convert_options: dict[str, Any],
                 started: float) -> dict[str, Any]:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
-    from ..models.checkpoint import describe, has_checkpoint
-    from ..train.loop import train as run_train
 
-    budget = {"iterations": iterations} if iterations else {
-        "minutes": minutes if minutes is not None else DEFAULT_MINUTES.get(dev, 30.0)}
+    budget = {"iterations": plan.iterations} if plan.iterations else {"minutes": plan.minutes}
     settings = json.dumps(convert_options, sort_keys=True, default=str)
     ours = _reopen_what_changed(state, budget, settings, output)
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
-    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "stages": {}}
+    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {}}
 
     def run_stage(number: int, name: str, what: str, work: Callable[[], dict[str, Any]]) -> None:
         done = state.get(name)
@@ -148,16 +147,8 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
         report["stages"][name] = {"reused": False, **_flat(summary)}
 
     def train() -> dict[str, Any]:
-        done_s = (describe(model_dir).get("train_seconds") or 0.0) if has_checkpoint(model_dir) else 0.0
-        left = None if iterations else budget["minutes"] - done_s / 60
-        if done_s:
-            progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
-        if left is not None and left <= 0:
-            return {**describe(model_dir), **budget}
-        summary = run_train(faces_a, faces_b, model_dir, model=model, iterations=iterations, minutes=left,
-                            device=dev, batch_size=batch_size, save_every=save_every,
-                            preview_every=max(100, save_every), model_options=model_options)
-        return {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+        return _train_stage(plan, budget, faces_a, faces_b, model_dir, device=dev, batch_size=batch_size,
+                            save_every=save_every, model_options=model_options)
 
     def convert() -> dict[str, Any]:
         summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
@@ -170,11 +161,38 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
               lambda: _extract_faces(source, faces_a, "SOURCE", step, size))
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: _extract_faces(target, faces_b, "TARGET", 1, size))
-    budget_text = f"to iteration {iterations}" if iterations else f"{budget['minutes']:g} minutes in all"
-    run_stage(3, "train", f"model {model} on {dev}, {budget_text} (Ctrl-C saves; re-run to resume)", train)
+    budget_text = f"to iteration {plan.iterations}" if plan.iterations else f"{budget['minutes']:g} minutes in all"
+    run_stage(3, "train", f"model {plan.model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale
+              else "") + " (Ctrl-C saves; re-run to resume)", train)
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _train_stage(plan: SwapPlan, budget: dict[str, Any], faces_a: Path, faces_b: Path, model_dir: Path,
+                 **train_options: Any) -> dict[str, Any]:
+    """Train (or continue) the model to its budget, then the per-identity upscaler the plan asks for
+    (after the model: it learns that model's blur)."""
+    from ..models.checkpoint import describe, has_checkpoint
+    from ..train.loop import train as run_train
+
+    done_s = (describe(model_dir).get("train_seconds") or 0.0) if has_checkpoint(model_dir) else 0.0
+    left = None if plan.iterations else budget["minutes"] - done_s / 60
+    if done_s:
+        progress.log(f"resuming the model trained for {done_s / 60:.1f} min so far")
+    if left is not None and left <= 0:
+        summary = describe(model_dir)
+    else:
+        summary = run_train(faces_a, faces_b, model_dir, model=plan.model, iterations=plan.iterations, minutes=left,
+                            preview_every=max(100, train_options["save_every"]), **train_options)
+    summary = {**summary, **budget, "train_seconds": describe(model_dir).get("train_seconds")}
+    if plan.upscale:
+        from ..train.upscale import train_upscaler
+
+        up = train_upscaler(model_dir, faces_a, scale=plan.upscale, minutes=plan.upscale_minutes,
+                            iterations=plan.upscale_iterations)
+        summary.update({f"upscaler_{k}": v for k, v in up.items()})
+    return summary
 
 
 def _extract_faces(path: Path, folder: Path, label: str, step: int, size: int) -> dict[str, Any]:

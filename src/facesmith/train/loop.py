@@ -34,6 +34,7 @@ from .losses import LossWeights, face_loss, masked_ssim
 from .options import TrainOptions, TrainSummary
 from .preview import loss_plot, preview_grid, write_png
 from .setup import Data, Nets, Placement, Run, build_nets, load_data, resume_or_start
+from .threads import ThreadGovernor
 
 CSV_FIELDS = ["iteration", "elapsed_s", "loss_a", "loss_b", "lr", "samples_per_s", "heldout_ssim_a", "heldout_ssim_b"]
 
@@ -96,6 +97,10 @@ class Trainer:
         self.last: dict[str, float] = {}
         self.rate = 0.0
         self.tick_t, self.tick_it = self.t0, run.start
+        # a time budget on a shared CPU: keep the thread count that trains fastest now (train/threads.py)
+        self.threads = torch.get_num_threads()
+        self.governor = ThreadGovernor() if (opt.minutes and place.dev.type == "cpu" and place.world == 1
+                                             and self.threads > 1) else None
 
     @property
     def samples_per_iteration(self) -> int:
@@ -117,6 +122,8 @@ class Trainer:
                 self.done = it + 1
                 self.after_step(loss_a, loss_b, lr_now, bar)
                 bar.update(1)
+                if self.governor is not None:
+                    self.governor.step()
                 if self._should_stop(stop):
                     return stop.is_set()
         except torch.OutOfMemoryError:
@@ -126,6 +133,7 @@ class Trainer:
         finally:
             loader.close()
             bar.close()
+            torch.set_num_threads(self.threads)
         return False
 
     def step(self, it: int, ba: dict[str, torch.Tensor],
@@ -294,4 +302,5 @@ class Trainer:
             "heldout_ssim_b": self.heldout_ssim(data.b_held, "b") if len(data.b_held) else None,
             "checkpoint": str(path) if path else None, "preview": str(self.model_dir / "preview.png"),
             "weights_sha256": params_hash, "device": str(place.dev), "world_size": place.world,
+            "threads": self.governor.describe() if self.governor else f"{self.threads} thread(s), fixed",
         }

@@ -76,3 +76,4 @@ class TrainSummary(TypedDict):
     weights_sha256: str
     device: str
     world_size: int
+    threads: str  # the thread count used, and what the governor measured (train/threads.py)
