@@ -73,7 +73,7 @@ def one_run(i: int, clips: tuple[Path, Path], root: Path, rng: random.Random, ki
     folder.mkdir()
     out, work = folder / "out.mp4", folder / "work"
     cmd = [sys.executable, "-c", TINY_CLI, "swap", str(source), str(target), "-o", str(out), "--workdir", str(work),
-           "--iterations", "30", "--save-every", "10", "--every", "2", "-q"]
+           "--model", "lite", "--iterations", "30", "--save-every", "10", "--every", "2", "-q"]
     record: dict = {"run": i, "kills": [], "ok": False}
     started = time.monotonic()
     for _ in range(rng.randint(1, kills)):
@@ -97,7 +97,10 @@ def one_run(i: int, clips: tuple[Path, Path], root: Path, rng: random.Random, ki
     if final.returncode != 0 or "Traceback" in final.stderr:
         record["error"] = f"re-run exit {final.returncode}: {final.stderr[-800:]}"
         return record
-    problems = check_outputs(work, out, target)
+    try:
+        problems = check_outputs(work, out, target)
+    except Exception as e:  # an unreadable output is a failed run, not the end of the soak
+        problems = [f"checking the outputs raised {type(e).__name__}: {e}"]
     if problems:
         record["error"] = "; ".join(problems)
         return record
