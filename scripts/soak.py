@@ -4,7 +4,7 @@ random moments and re-run until it completes; every re-run must complete and lea
     .venv/bin/python scripts/soak.py --runs 30 --json /tmp/soak.json
 
 Each run is `facesmith swap` (extract SOURCE and TARGET, train a tiny `lite`, convert) in a fresh work
-folder, started up to --kills times and killed (SIGKILL, or SIGTERM one time in four) after a random
+folder, started 1 to --kills times and killed (SIGKILL, or SIGTERM one time in four) after a random
 delay, then run to the end. Checked after each run: exit 0 with no traceback on any start, every stage
 recorded, the faces readable, the model loadable, the output with the target's frame count and marked,
 and no temporary file left beside the output or in the work folder.
@@ -66,7 +66,8 @@ def check_outputs(work: Path, out: Path, target: Path) -> list[str]:
     return problems
 
 
-def one_run(i: int, clips: tuple[Path, Path], root: Path, rng: random.Random, kills: int) -> dict:
+def one_run(i: int, clips: tuple[Path, Path], root: Path, rng: random.Random, kills: int,
+            max_delay: float) -> dict:
     source, target = clips
     folder = root / f"run{i:04d}"
     folder.mkdir()
@@ -75,9 +76,9 @@ def one_run(i: int, clips: tuple[Path, Path], root: Path, rng: random.Random, ki
            "--iterations", "30", "--save-every", "10", "--every", "2", "-q"]
     record: dict = {"run": i, "kills": [], "ok": False}
     started = time.monotonic()
-    for _ in range(rng.randint(0, kills)):
+    for _ in range(rng.randint(1, kills)):
         proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        delay = rng.uniform(0.5, 25.0)
+        delay = rng.uniform(0.3, max_delay)
         try:
             proc.wait(delay)
         except subprocess.TimeoutExpired:
@@ -110,6 +111,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--kills", type=int, default=3, help="at most this many killed starts per run")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-delay", type=float, default=8.0,
+                        help="kill after a random 0.3..this many seconds (a whole run takes ~6-40 s on 2 cores)")
     parser.add_argument("--minutes", type=float, default=0, help="stop starting new runs after this long (0: none)")
     parser.add_argument("--json", metavar="PATH", help="write every run's record here")
     args = parser.parse_args()
@@ -122,7 +125,7 @@ def main() -> int:
     for i in range(args.runs):
         if time.monotonic() > stop:
             break
-        record = one_run(i, clips, root, rng, args.kills)
+        record = one_run(i, clips, root, rng, args.kills, args.max_delay)
         records.append(record)
         print(f"run {i}: {'ok' if record['ok'] else 'FAILED'} after {len(record['kills'])} kills "
               f"({record.get('seconds', '?')} s){'' if record['ok'] else ': ' + record['error'][:300]}", flush=True)
