@@ -157,6 +157,8 @@ def _loop(engine: LiveEngine, controls: Controls, capture: Capture, faces: FaceS
                 raise SourceLost(f"{error}; the outputs were closed ({outputs.recorded()})") from None
             if error is not None:
                 raise error from None
+            if stop.is_set():  # a signal also stops the capture, whose queue may close before this loop looks
+                return "interrupted"
             return capture.ended or "source ended"
         dropped = faces.source.dropped
         if item is None:
