@@ -13,22 +13,18 @@ Same building blocks and cost per sample as `lite` (plus a second small dense in
 
 from __future__ import annotations
 
-import itertools
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from . import Conv, SwapModel, register_model, split_output
-from .lite import _Decoder
+from . import SwapModel, register_model, split_output
+from .lite import Lite, _Decoder, encoder
 
 
 @register_model("liae")
 class Liae(SwapModel):
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "size": 64, "coverage": 0.875, "batch_size": 32, "lr": 5e-4,
-        "enc": (48, 96, 192, 384), "latent": 256, "dec": (192, 96, 48, 24), "learns_mask": False,
-    }
+    DEFAULTS: ClassVar[dict[str, Any]] = Lite.DEFAULTS  # lite's layers, so lite's sizes
     SIZES = (64,)
 
     def __init__(self, **cfg: Any) -> None:
@@ -36,9 +32,7 @@ class Liae(SwapModel):
         c = self.config
         enc, dec = tuple(c["enc"]), tuple(c["dec"])
         self.enc_ch, self.half = enc[-1], dec[0] // 2
-        stages: list[nn.Module] = [Conv(3, enc[0], 5, 2)]
-        stages += [Conv(a, b, 3, 2) for a, b in itertools.pairwise(enc)]
-        self.encoder = nn.Sequential(*stages)
+        self.encoder = encoder(enc)
         self.low = c["size"] // 2 ** len(enc)
         self.inter_ab, self.inter_b = self._inter(), self._inter()
         self.decoder = _Decoder(dec, 4 if c["learns_mask"] else 3)

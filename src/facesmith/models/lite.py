@@ -30,6 +30,13 @@ class _Decoder(nn.Sequential):
         super().__init__(*layers)
 
 
+def encoder(widths: tuple[int, ...]) -> nn.Sequential:
+    """Strided convolutions halving the face at each width: 64 px -> 32, then 16, 8, 4."""
+    stages: list[nn.Module] = [Conv(3, widths[0], 5, 2)]
+    stages += [Conv(a, b, 3, 2) for a, b in itertools.pairwise(widths)]
+    return nn.Sequential(*stages)
+
+
 @register_model("lite")
 class Lite(SwapModel):
     DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -43,9 +50,7 @@ class Lite(SwapModel):
         c = self.config
         enc, dec = tuple(c["enc"]), tuple(c["dec"])
         self.enc_ch, self.dec_ch = enc[-1], dec[0]
-        stages: list[nn.Module] = [Conv(3, enc[0], 5, 2)]  # 64 -> 32
-        stages += [Conv(a, b, 3, 2) for a, b in itertools.pairwise(enc)]  # -> 16, 8, 4
-        self.encoder = nn.Sequential(*stages)
+        self.encoder = encoder(enc)
         self.low = c["size"] // 2 ** len(enc)  # 4 px
         # bottleneck to 8x8 directly: a dense layer is cheaper than a conv at 4x4 with many channels
         self.inter = nn.Sequential(
