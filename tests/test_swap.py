@@ -55,6 +55,17 @@ def state(work: Path) -> dict:
     return json.loads((work / "state.json").read_text())
 
 
+def rerun_after_kill_past_rename(cmd: list[str], out: Path, work: Path) -> None:
+    """A swap killed after convert renamed OUT into place, before the stage was recorded (found by
+    scripts/soak.py): the re-run replaces its own output instead of refusing it as someone else's."""
+    data = state(work)
+    data["stages"]["convert"] = {"done": False, "summary": {"output": str(out), "settings": "?"}}
+    (work / "state.json").write_text(json.dumps(data))
+    redo = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
+    assert redo.returncode == 0, redo.stderr
+    assert not json.loads(redo.stdout)["stages"]["convert"]["reused"] and probe_video(out).frame_count == 45
+
+
 def test_swap_resumes_after_sigkill(clips: tuple[Path, Path], tmp_path: Path) -> None:
     source, target = clips
     out, work = tmp_path / "swapped.mp4", tmp_path / "work"
@@ -70,7 +81,7 @@ def test_swap_resumes_after_sigkill(clips: tuple[Path, Path], tmp_path: Path) ->
     proc.wait(30)
     killed = state(work)["stages"]
     assert killed["extract-source"]["done"] and killed["extract-target"]["done"]
-    assert "convert" not in killed and not out.exists()
+    assert not killed.get("convert", {}).get("done") and not out.exists()
     faces_before = sorted(p.name for p in (work / "faces_target").iterdir())
     # 2. the same command finishes the job, reusing what was done
     done = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=300)
@@ -109,6 +120,7 @@ def test_swap_resumes_after_sigkill(clips: tuple[Path, Path], tmp_path: Path) ->
     assert recolour.returncode == 0, recolour.stderr
     stages = json.loads(recolour.stdout)["stages"]
     assert stages["train"]["reused"] and not stages["convert"]["reused"]
+    rerun_after_kill_past_rename(recolour.args, out, work)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["swapped.mp4", "work"]
 
 

@@ -94,8 +94,12 @@ def _write_failure(error: BaseException) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     # A SIGTERM behaves like Ctrl-C so jobs can save their state on the way out.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:  # a Ctrl-C or SIGTERM while the subcommand's modules import is no traceback either
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("facesmith: interrupted before any work started\n")
+        return 130
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return 2

@@ -87,6 +87,11 @@ class _State:
                                       "summary": summary}
         write_json(self.path, self.data)
 
+    def begin(self, stage: str, summary: dict[str, Any]) -> None:
+        """Record a stage as started (not done), so a re-run knows what it may already have written."""
+        self.data["stages"][stage] = {"done": False, "summary": summary}
+        write_json(self.path, self.data)
+
     def reopen(self, *stages: str) -> None:
         for stage in stages:
             self.data["stages"].pop(stage, None)
@@ -151,6 +156,7 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
                             save_every=save_every, model_options=model_options)
 
     def convert() -> dict[str, Any]:
+        state.begin("convert", {"output": str(output), "settings": settings})
         summary = run_convert(target, model_dir, output, direction="b2a", alignments=str(faces_b),
                               overwrite=overwrite or ours, device=dev,
                               **convert_options)
@@ -220,8 +226,11 @@ def _split_options(options: dict[str, Any]) -> tuple[SwapOptions, dict[str, Any]
 
 def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:
     """Reopen the stages a re-run must do again; True when OUT was written by this work folder."""
+    # also a convert that was started and not recorded as done: a kill between renaming OUT into place
+    # and recording the stage must not leave the re-run refusing its own output
+    begun = state.data["stages"].get("convert") or {}
+    ours = begun.get("summary", {}).get("output") == str(output)
     converted = state.get("convert")
-    ours = bool(converted and converted["summary"].get("output") == str(output))
     trained = state.get("train")
     if trained and not _budget_reached(trained["summary"], budget):
         state.reopen("train", "convert")  # more training asked for: continue it, then convert again
