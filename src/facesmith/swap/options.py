@@ -10,6 +10,9 @@ from ..devices import DEVICES
 from ..errors import InputError
 from ..options import option
 
+# train's options a swap takes as they are (their defaults and flags live in train/options.py)
+TRAIN_PASSTHROUGH = ("expression_weight", "expression_balance")
+
 
 @dataclass(frozen=True)
 class SwapOptions:
