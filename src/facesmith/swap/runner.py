@@ -32,7 +32,7 @@ from ..devices import pick_device
 from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
-from .options import TRAIN_PASSTHROUGH, SwapOptions
+from .options import TRAIN_PASSTHROUGH, SwapOptions, SwapSummary
 from .plan import SwapPlan, plan_swap
 
 STATE_FORMAT = 1
@@ -101,7 +101,7 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
 
 
-def swap(source: str | Path, target: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
+def swap(source: str | Path, target: str | Path, output: str | Path, **options: Any) -> SwapSummary:
     """Run (or resume) the whole swap; returns a summary with one entry per stage. Options: the fields of
     SwapOptions (swap/options.py), and convert's blending and output options (ConvertOptions)."""
     opt, train_options, convert_options = _split_options(options)
@@ -129,7 +129,7 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
                 plan: SwapPlan, every: int | None,
                 batch_size: int | None, save_every: int, size: int, overwrite: bool,
                 model_options: dict[str, Any] | None, train_options: dict[str, Any],
-                convert_options: dict[str, Any], started: float) -> dict[str, Any]:
+                convert_options: dict[str, Any], started: float) -> SwapSummary:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
 
@@ -139,7 +139,8 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
-    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {}}
+    report: SwapSummary = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {},
+                           "seconds": 0.0}
 
     def run_stage(number: int, name: str, what: str, work: Callable[[], dict[str, Any]]) -> None:
         done = state.get(name)
