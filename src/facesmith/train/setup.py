@@ -22,6 +22,7 @@ from .augment import AugmentConfig, plain_batch
 from .data import FaceSet, load_faceset
 from .losses import LossWeights
 from .options import TrainOptions
+from .record import training_record
 
 
 @dataclass
@@ -89,6 +90,10 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
             raise InputError(f"{ckpt.path / 'state.json'}: the loss or augmentation settings are malformed "
                              f"({e})") from None
         _check_resumable(opt, model_dir, ckpt.config)
+        if opt.consent is not None or "training_data" not in ckpt.config:  # a consent given now, or a model
+            ckpt.config["training_data"] = training_record(  # trained before models recorded one
+                faceset_a, faceset_b, opt.consent if opt.consent is not None else
+                (ckpt.config.get("training_data") or {}).get("consent"))
         return Run(ckpt.config, ckpt, ckpt.iteration)
     if ckpt is not None:
         raise InputError(f"{model_dir} already holds a checkpoint (iteration {ckpt.iteration}); "
@@ -102,6 +107,7 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
         "clip": opt.clip, "loss": asdict(weights), "multiscale": opt.multiscale, "augment": asdict(AugmentConfig()),
         "gan": opt.gan, "holdout": opt.holdout, "faceset_a": str(faceset_a), "faceset_b": str(faceset_b),
         "input": "BGR float in [0,1], central `coverage` of the aligned face resized to `size`",
+        "training_data": training_record(faceset_a, faceset_b, opt.consent),
     }
     return Run(config, None, 0)
 
