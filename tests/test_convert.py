@@ -22,9 +22,9 @@ import torch
 
 import facesmith
 from facesmith.cli import main
-from facesmith.convert.faces import IdentityGate
 from facesmith.errors import OutputError
 from facesmith.face.align import invert_matrix, transform_points
+from facesmith.faceset.reference import faceset_gate
 from facesmith.faceset.store import AlignmentsStore
 from facesmith.media.video import iter_frames, probe_video
 
@@ -281,12 +281,12 @@ def test_identity_gate_tells_the_trained_person_from_others(tmp_path: Path) -> N
     from facesmith.convert.faces import DetectedFaces
 
     _, _, faces_b = trained()
-    gate = IdentityGate(faces_b, threshold=0.6)
+    gate = faceset_gate(faces_b, threshold=0.6)
     detect = DetectedFaces(video=False)
     same = next(iter_frames(VIDEOS / "identity_b.mp4", first_index=300)).image
     others = next(iter_frames(VIDEOS / "two_people_720p.mp4", first_index=30)).image
     found_same, found_others = detect(0, same, 0.0), detect(0, others, 0.0)
     assert len(found_same) == 1 and len(found_others) == 2
-    assert len(gate.keep(same, found_same)) == 1
+    assert len(gate.keep_tracked(same, found_same)) == 1
     gate.reset()
-    assert gate.keep(others, found_others) == []
+    assert gate.keep_tracked(others, found_others) == []

@@ -179,3 +179,36 @@ def test_smoother_keeps_tracks_apart() -> None:
     units = [a] * 5 + [b] * 5  # a cut: track 0, then track 1 elsewhere
     out = _run(Smoother(2), units, [0] * 5 + [1] * 5)
     assert all(np.allclose(u, a) for u in out[:5]) and all(np.allclose(u, b) for u in out[5:])
+
+
+def _face_points() -> np.ndarray:
+    return aligned_mean_face(1.0) * 230 + (240 - 115, 170 - 115)
+
+
+@pytest.mark.parametrize("opening", [0.0, 0.3])
+def test_keep_mouth_leaves_the_open_mouth_and_nothing_else(opening: float) -> None:
+    frame, matrix, hull = scene()
+    points = _face_points()
+    iod = float(np.linalg.norm(points[36] - points[45]))
+    points[[65, 66, 67]] = points[[63, 62, 61]] + (0, opening * iod)  # closed, or the lower lip drops
+    face = face_pixels((40, 200, 90))
+    swap, keep = frame.copy(), frame.copy()
+    paste_face(swap, face, None, matrix, hull, BlendSettings(mask="hull", color="none").validate(False), None, points)
+    paste_face(keep, face, None, matrix, hull, BlendSettings(mask="hull", color="none", mouth="keep").validate(False),
+               None, points)
+    lips = np.zeros(frame.shape[:2], np.uint8)
+    cv2.fillPoly(lips, [np.round(points[60:68]).astype(np.int32)], 255)
+    inner = cv2.erode(lips, np.ones((7, 7), np.uint8)) > 0
+    outer = cv2.dilate(lips, np.ones((15, 15), np.uint8)) == 0
+    if opening == 0:
+        assert np.array_equal(swap, keep)  # a closed mouth: nothing kept
+        return
+    assert inner.sum() > 200
+    assert np.array_equal(keep[inner], frame[inner])  # the target's own mouth interior
+    assert not np.array_equal(swap[inner], frame[inner])
+    assert np.array_equal(keep[outer], swap[outer])  # the rest of the face is the swap's
+
+
+def test_keep_mouth_is_checked() -> None:
+    with pytest.raises(InputError, match="--mouth"):
+        BlendSettings(mouth="open").validate(False)

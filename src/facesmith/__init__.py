@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 # OpenMP threads that wait by spinning (libgomp's default) collapse when another busy process shares
 # the cores: measured on 2 cores with other jobs running, a `lite` training step took 4.8-5.4 s with 2
@@ -46,12 +46,25 @@ if TYPE_CHECKING:
     from .models import SwapModel
 
 
-def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30) -> list[dict[str, Any]]:
+class VerifyReport(TypedDict):
+    """One file's provenance marks, as `verify()` returns them (provenance/verify.py `verify_file`
+    makes them; the type is here while issue 17 reworks that module)."""
+
+    path: str
+    kind: str  # image | video
+    marked: bool  # any of the three below says facesmith made it
+    watermark: dict[str, Any]  # "found", the frames and faces checked, and on a find the payload read
+    metadata: dict[str, str] | None  # facesmith's synthetic-media tags in the container or image (falsy: none)
+    c2pa: dict[str, Any]  # present, valid, trusted, validation_state, errors, assertion
+
+
+def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30) -> list[VerifyReport]:
     """Read the provenance marks (watermark, container tag, C2PA manifest) of media files and folders;
     one report per file, as `facesmith verify --json` prints them (`max_frames`: its --frames)."""
     from .provenance.verify import verify as _verify
 
-    return _verify([paths] if isinstance(paths, (str, Path)) else paths, max_frames)
+    reports: list[Any] = _verify([paths] if isinstance(paths, (str, Path)) else paths, max_frames)
+    return reports
 
 
 def find_faces(image: np.ndarray | str | Path, detector: str = "blazeface", landmarker: str = "mesh") -> list[Face]:
@@ -98,5 +111,5 @@ def _device_of(model: Any) -> str:
     return str(next(model.parameters()).device)
 
 
-__all__ = ["__version__", "convert", "evaluate", "extract", "find_faces", "load_model", "swap", "swap_image",
-           "train", "verify"]
+__all__ = ["VerifyReport", "__version__", "convert", "evaluate", "extract", "find_faces", "load_model", "swap",
+           "swap_image", "train", "verify"]

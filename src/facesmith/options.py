@@ -30,11 +30,20 @@ _TYPES: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": st
 
 def option(default: Any, help: str, *, flag: str | None = None, metavar: str | None = None,
            type: Callable[[str], Any] | None = None, choices: Sequence[Any] | None = None,
-           nargs: str | None = None) -> Any:
+           nargs: str | None = None, required: bool = False) -> Any:
     """A dataclass field that `add_options` turns into `flag` (default: --field-name). A bool field
     is a switch: `--x` when it defaults to False, `flag` (e.g. --no-smooth) when it defaults to True."""
-    cli = {"help": help, "flag": flag, "metavar": metavar, "type": type, "choices": choices, "nargs": nargs}
+    cli = {"help": help, "flag": flag, "metavar": metavar, "type": type, "choices": choices, "nargs": nargs,
+           "required": required}
     return dataclasses.field(default=default, metadata={"cli": cli})
+
+
+def same_as(cls: type, name: str, **changes: Any) -> Any:
+    """A field that is option `name` of dataclass `cls` again: the same default, flag, type and choices,
+    so that an option two commands share means the same in both and its default is written once.
+    `changes` (help, required) word it for its command. The annotation is written again by the caller."""
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return dataclasses.field(default=f.default, metadata={"cli": {**f.metadata["cli"], **changes}})
 
 
 def add_options(parser: Any, cls: type, names: Iterable[str] | None = None) -> None:
@@ -54,6 +63,8 @@ def add_options(parser: Any, cls: type, names: Iterable[str] | None = None) -> N
             kwargs.update(default=list(f.default) if cli["nargs"] else f.default,
                           type=cli["type"] or _TYPES[kind])
             kwargs.update({k: cli[k] for k in ("metavar", "choices", "nargs") if cli[k] is not None})
+            if cli["required"]:
+                kwargs["required"] = True
         parser.add_argument(flag, **kwargs)
 
 

@@ -2,8 +2,6 @@
 
 - `StoredFaces`: the alignments `facesmith extract` saved for the target (no detection at all);
 - `DetectedFaces`: faces tracked on the fly by a `face.FaceReader` (as extract finds them);
-- `IdentityGate`: keeps only faces of the trained identity (dlib descriptors against a faceset),
-  embedding a few frames per track rather than every frame (as extract's `--ref` does);
 - `Smoother`: a centred, zero-lag moving average of each track's alignment over +-radius frames, on
   top of the landmark filter, so the swapped face does not shake.
 """
@@ -13,18 +11,13 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from .. import progress
 from ..engine.frames import FaceJob, FrameJob
-from ..faceset import face_landmarks, list_faces, read_face
 from ..faceset.store import STORE_NAME, AlignmentsStore
 from ..faceset.store_check import face_data
-
-SAMPLE_AGES = (1, 10, 40, 120)  # a track's faces that are embedded (as extract/identity_filter.py does)
-
 
 # --- stored alignments -----------------------------------------------------------------------------
 
@@ -83,56 +76,6 @@ class DetectedFaces:
     def __call__(self, index: int, image: np.ndarray, time: float) -> list[FaceJob]:
         return [FaceJob(face.track_id, face.landmarks, face.matrix, face.mask)
                 for face in self.tracker.update(image, time)]
-
-
-# --- identity ---------------------------------------------------------------------------------------
-
-
-class IdentityGate:
-    """Keeps a track while the mean distance of its sampled faces to the faceset stays under threshold.
-    The faceset's faces are embedded on first use (~90 ms each)."""
-
-    def __init__(self, faceset: Path, threshold: float, samples: int = 5):
-        self.faceset, self.threshold, self.n_refs = faceset, threshold, samples
-        self.files = list_faces(faceset)
-        if not self.files:
-            raise ValueError(f"no faces in {faceset}")
-        self._refs: np.ndarray | None = None
-        self.embedder: Any = None
-        self.samples: dict[int, list[float]] = {}
-        self.ages: dict[int, int] = {}
-        self.rejected: set[int] = set()
-
-    @property
-    def refs(self) -> np.ndarray:
-        if self._refs is None:
-            from ..face.identity import FaceEmbedder
-
-            self.embedder = FaceEmbedder()
-            picks = np.unique(np.linspace(0, len(self.files) - 1, min(self.n_refs, len(self.files))).round().astype(int))
-            refs = []
-            for i in picks:
-                image, meta = read_face(self.files[i])
-                refs.append(self.embedder.embed(image, face_landmarks(meta, image.shape[0])))
-            self._refs = np.stack(refs)
-        return self._refs
-
-    def reset(self) -> None:
-        self.samples.clear()
-        self.ages.clear()
-
-    def keep(self, image: np.ndarray, faces: list[FaceJob]) -> list[FaceJob]:
-        kept = []
-        for face in faces:
-            age = self.ages[face.track] = self.ages.get(face.track, 0) + 1
-            samples = self.samples.setdefault(face.track, [])
-            if age in SAMPLE_AGES or not samples:
-                refs = self.refs
-                embedding = self.embedder.embed(image, face.points)
-                samples.append(float(np.linalg.norm(refs - embedding, axis=1).min()))
-            if float(np.mean(samples)) <= self.threshold:
-                kept.append(face)
-        return kept
 
 
 # --- temporal smoothing --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..devices import DEVICES
-from ..engine.names import COLORS, MASKS
+from ..engine.names import COLORS, MASKS, MOUTHS
 from ..errors import InputError
 from ..face import SAME_PERSON_THRESHOLD
 from ..media.encoding import PRESETS
@@ -42,6 +42,8 @@ class ConvertOptions:
     color: str = option("reinhard", "colour matching to the target face: reinhard (Lab mean/std, default), "
                                     "histogram, seamless (Poisson clone) or none", choices=COLORS)
     sharpen: float = option(0.0, "unsharp-mask amount, 0..5 (default %(default)s)", metavar="AMOUNT")
+    mouth: str = option("swap", "keep: where the target opens its mouth, its own teeth and tongue stay (for a "
+                                "source that rarely opens its mouth; default %(default)s)", choices=MOUTHS)
     smooth: int = option(2, "average each face's alignment over +-N frames against jitter (0: off; default "
                             "%(default)s)", metavar="N")
     all_faces: bool = option(False, "swap every face, not only those that look like the trained identity")
@@ -85,10 +87,10 @@ class ConvertOptions:
     def blend(self) -> BlendSettings:
         from ..engine.blend import BlendSettings
 
-        return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen)
+        return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen, self.mouth)
 
 
-BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "smooth", "all_faces", "threshold")
+BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "mouth", "smooth", "all_faces", "threshold")
 OUTPUT_OPTIONS = ("crf", "preset", "overwrite", "allow_empty", "watermark")
 
 

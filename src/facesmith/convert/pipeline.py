@@ -34,13 +34,15 @@ from ..engine.engine import FrameEngine
 from ..engine.frames import FrameJob
 from ..engine.swapper import load_swap_model
 from ..errors import InputError
+from ..face.identity_gate import IdentityGate
+from ..faceset.reference import faceset_gate
 from ..media.images import read_image
 from ..media.inputs import MediaSource, expand_inputs, file_sha256
 from ..media.threads import read_ahead
 from ..media.video import iter_frames, probe_video
 from ..media.writer import VideoWriter, writer_summary
 from ..models.checkpoint import trained_facesets
-from .faces import DetectedFaces, IdentityGate, Smoother, StoredFaces, usable_alignments
+from .faces import DetectedFaces, Smoother, StoredFaces, usable_alignments
 from .options import ConvertOptions, ConvertSummary
 from .output import OutputPlan, plan_output
 
@@ -106,7 +108,7 @@ class _Run:
             kept = [f for f in found if faces.kept(f)]
             self.identity.add("faceset files")
         elif self.gate:
-            kept = self.gate.keep(image, found)
+            kept = self.gate.keep_tracked(image, found)
             self.identity.add("face descriptors")
         self.found += len(found)
         return FrameJob(index, time_s, image, kept, len(found), name)
@@ -175,7 +177,7 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
     reference = Path(opt.alignments) if opt.alignments else facesets.get(target_side)
     if not opt.all_faces:
         try:
-            gate = IdentityGate(reference, opt.threshold) if reference else None
+            gate = faceset_gate(reference, opt.threshold) if reference else None
         except ValueError:
             gate = None
         if gate is None:

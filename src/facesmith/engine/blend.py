@@ -14,14 +14,15 @@ corrected face (uint8). Statistics matchers (reinhard, histogram) run in the mod
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
 from ..face.align import invert_matrix, transform_points
-from .names import COLORS, MASKS
+from ..face.expression import mouth_opening
+from .names import COLORS, MASKS, MOUTHS
 
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 COLOR_MATCHERS: dict[str, ColorMatcher] = {}
@@ -45,6 +46,7 @@ class BlendSettings:
     feather: float | None = None  # px of the soft edge; None: 8% of the face width
     color: str = "reinhard"
     sharpen: float = 0.0  # unsharp-mask amount (0: off)
+    mouth: str = "swap"  # swap | keep (the target's mouth interior, between its inner lips, stays)
 
     def validate(self, learns_mask: bool) -> BlendSettings:
         if self.mask not in MASKS:
@@ -57,8 +59,10 @@ class BlendSettings:
             raise InputError("--feather must be 0 or more pixels")
         if not 0 <= self.sharpen <= 5:
             raise InputError("--sharpen must be between 0 and 5")
+        if self.mouth not in MOUTHS:
+            raise InputError(f"--mouth must be one of {', '.join(MOUTHS)}, not {self.mouth!r}")
         mask = ("both" if learns_mask else "hull") if self.mask == "auto" else self.mask
-        return BlendSettings(mask, self.erode, self.feather, self.color, self.sharpen)
+        return replace(self, mask=mask)
 
 
 # --- colour matching ---------------------------------------------------------------------------
@@ -151,7 +155,7 @@ MASK_SIDE = 96  # masks are built at about this resolution, then upsampled (they
 
 def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, matrix: np.ndarray,
                hull: np.ndarray, settings: BlendSettings, original: np.ndarray | None = None,
-               ) -> tuple[int, int, int, int] | None:
+               points: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
     """Blend `face` (S x S uint8 BGR, model output) into `frame` in place.
 
     `matrix` maps frame pixels to model pixels, `learned` is the model's S x S mask in [0, 1] (or
@@ -182,6 +186,8 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     # from here on only the part of the box the mask reaches
     x0, y0, x1, y1 = x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1
     shifted[:, 2] += shifted[:, :2] @ (sx0, sy0)
+    if settings.mouth == "keep" and points is not None:
+        alpha = _keep_mouth(alpha, points - (x0, y0), face_width)
     warped = _warp_back(face, shifted, (y1 - y0, x1 - x0), face_width)
     target = frame[y0:y1, x0:x1]
     if settings.sharpen > 0:
@@ -264,6 +270,30 @@ def _masks(shifted: np.ndarray, square: np.ndarray, hull: np.ndarray, learned: n
     sel = cv2.resize(mask[qy0:qy1, qx0:qx1], up, interpolation=cv2.INTER_NEAREST)[full]
     _, sel = cv2.threshold(sel, 127, 255, cv2.THRESH_BINARY)
     return np.ascontiguousarray(alpha), np.ascontiguousarray(sel), rect
+
+
+# inner-lip gap in eye distances over which the hole fades in: 68-point landmarkers put closed lips
+# 0.02-0.06 apart, speech opens them 0.1-0.3
+MOUTH_OPEN = (0.06, 0.14)
+
+
+def _keep_mouth(alpha: np.ndarray, points: np.ndarray, face_width: float) -> np.ndarray:
+    """`alpha` with the target's open mouth cut out: a model that never saw its source open the mouth
+    draws closed lips there, and the target's own teeth and tongue read as the target speaking. The
+    hole fades in with the opening (no popping from frame to frame) and has a soft edge of ~2% of the
+    face, so the swapped lips meet the target's mouth without a seam."""
+    weight = float(np.clip((mouth_opening(points) - MOUTH_OPEN[0]) / (MOUTH_OPEN[1] - MOUTH_OPEN[0]), 0, 1))
+    if weight <= 0:
+        return alpha
+    hole = np.zeros(alpha.shape, np.uint8)
+    cv2.fillPoly(hole, [np.round(points[60:68] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    if not cv2.countNonZero(hole):
+        return alpha
+    soft = hole.astype(np.float32) * (weight / 255)
+    k = 2 * round(0.01 * face_width) + 1
+    if k > 1:
+        soft = cv2.GaussianBlur(soft, (k, k), 0)
+    return alpha * (1 - soft)
 
 
 def _grow(mask: np.ndarray, pixels: float) -> np.ndarray:

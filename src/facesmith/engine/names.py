@@ -3,3 +3,4 @@
 
 MASKS = ("auto", "hull", "learned", "both")
 COLORS = ("reinhard", "histogram", "seamless", "none")  # the registry in blend.py holds exactly these
+MOUTHS = ("swap", "keep")  # keep: the target's own mouth interior shows where its lips are open

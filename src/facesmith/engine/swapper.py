@@ -158,7 +158,7 @@ class FaceSwapper:
                     m = m * self.scale
                     m[:, 2] += 0.5 * (self.scale - 1)  # pixel centres: u = k * p + (k - 1) / 2
                     crop = cv2.resize(crop, inferred.out[k].shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
-                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop)
+                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop, face.points)
                 results.append(FaceResult(face.track, face.points, region is not None, region))
             swapped = sum(r.swapped for r in results)
             self.stats.faces_swapped += swapped

@@ -1,9 +1,9 @@
 """The evaluate stage: measure a swapped video against its target and the source faceset's identity.
 
-    summary = facesmith.evaluate(target, swapped, source, **options)  # -> dict with per-frame rows
+    summary = facesmith.evaluate(target, swapped, source, **options)  # -> EvaluateSummary, with per-frame rows
 
-Writes an HTML report; options are those of `facesmith evaluate` (frames=30, every=1, report=None,
-write_report=True).
+Writes an HTML report; options are the fields of `EvaluateOptions` (options.py), those of
+`facesmith evaluate`.
 """
 
 from .._stage import make_callable

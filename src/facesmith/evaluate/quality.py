@@ -20,6 +20,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..face.expression import eye_opening, mouth_opening
+
 CROP_MARGIN = 0.25  # the side-by-side crops show the face box grown by this share of its size
 CROPS = 4  # crop pairs kept for the report
 
@@ -35,26 +37,6 @@ def face_box(points: np.ndarray, shape: tuple[int, ...], margin: float = 0.0) ->
 
 def laplacian_variance(gray: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var()) if gray.size else float("nan")
-
-
-def _iod(points: np.ndarray) -> float:
-    return float(np.linalg.norm(points[36] - points[45])) or 1.0
-
-
-def mouth_opening(points: np.ndarray) -> float:
-    """Inner-lip gap (points 61-67, 62-66, 63-65) in inter-ocular distances."""
-    gap = np.linalg.norm(points[[61, 62, 63]] - points[[67, 66, 65]], axis=1).mean()
-    return float(gap / _iod(points))
-
-
-def eye_opening(points: np.ndarray) -> float:
-    """Eye aspect ratio (lid gap over eye width), both eyes averaged (Soukupova & Cech 2016)."""
-    ratios = []
-    for e in (36, 42):  # outer corner of each eye; its six points run e .. e+5
-        p = points[e:e + 6]
-        gap = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
-        ratios.append(gap / (2 * max(float(np.linalg.norm(p[0] - p[3])), 1e-6)))
-    return float(np.mean(ratios))
 
 
 def correlation(a: list[float], b: list[float]) -> float | None:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
-from ..face import SAME_PERSON_THRESHOLD
-from ..options import option, parse_time
+from ..face.options import ReferenceOptions
+from ..options import option, parse_time, same_as
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,8 @@ class ExtractOptions:
     end: float | None = option(None, "end time in a video (seconds or M:S)", type=parse_time)
     min_size: int = option(0, "skip faces smaller than PX pixels", metavar="PX")
     max_faces: int = option(0, "keep at most the N largest faces per frame", metavar="N")
-    ref: tuple[str, ...] = option((), "keep only the person in these photos", metavar="IMAGE", nargs="+")
-    threshold: float = option(SAME_PERSON_THRESHOLD,
-                              "identity distance under which a face matches --ref (default %(default)s)")
+    ref: tuple[str, ...] = same_as(ReferenceOptions, "ref")  # the face library's, shared with `faces filter`
+    threshold: float = same_as(ReferenceOptions, "threshold")
     detector: str = option("blazeface", "face detector (see --list-detectors; default %(default)s)")
     landmarker: str = option("mesh", "68-point landmark model: mesh or dlib (default %(default)s)")
     smooth: bool = option(True, "no temporal smoothing of landmarks", flag="--no-smooth")

@@ -22,7 +22,7 @@ import numpy as np
 from .. import progress
 from ..atomic import check_writable_dir, sync_filesystem
 from ..errors import FacesmithError, InputError
-from ..face.identity_filter import IdentityFilter
+from ..face.identity_gate import photo_gate
 from ..face.reader import FaceReader
 from ..face.tracker import Face
 from ..faceset.store import AlignmentsStore, FrameRecord, SourceRecord, face_json
@@ -68,7 +68,8 @@ class Extractor:
         self.out, self.opt = output_dir, options
         self.reader = FaceReader(options.detector, options.landmarker, smooth=options.smooth,
                                  redetect_every=options.redetect_every, rotations=options.rotations)
-        self.identity = IdentityFilter(options.ref, options.threshold, self.reader) if options.ref else None
+        self.ref_hashes = [file_sha256(p) for p in options.ref]
+        self.identity = photo_gate(options.ref, options.threshold, self.reader) if options.ref else None
         self.suffix = "." + options.image_format
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="facesmith-write")
 
@@ -195,9 +196,8 @@ def extract(inputs: Sequence[str | Path] | str | Path, output_dir: str | Path, *
     started = time.monotonic()
     summary = ExtractSummary(output=str(out))
     extractor = Extractor(out, opt)
-    ref_hashes = extractor.identity.ref_hashes if extractor.identity else []
     with AlignmentsStore.in_folder(out) as store:
-        settings = opt.settings(ref_hashes)
+        settings = opt.settings(extractor.ref_hashes)
         previous = store.get_meta("settings")
         if previous is not None and previous != settings:
             changed = sorted(k for k in settings if settings[k] != previous.get(k))

@@ -9,10 +9,10 @@ from typing import Any
 
 from .. import atomic, schema
 from ..errors import InputError, OutputError
-from ..face import SAME_PERSON_THRESHOLD
 from ..locking import folder_lock
+from ..options import add_options, options_of
 from .face_file import FACE_SUFFIXES
-from .tools import SORT_KEYS
+from .options import SORT_KEYS, TOOL_OPTIONS
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -33,36 +33,18 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                        help="print one machine-readable summary object on stdout")
         t.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                        help="no progress bars or logs on stderr")
+        if name in TOOL_OPTIONS:
+            add_options(t, TOOL_OPTIONS[name])
         return t
 
-    t = tool("sort", "rename the faces 0001__<name>, 0002__<name>, ... in the chosen order "
-                     "(blur/size: best first; yaw/pitch: one side to the other; identity: the main person "
-                     "first, others last; histogram: similar-looking faces together)")
-    t.add_argument("--by", choices=SORT_KEYS, help="sort key")
-    t.add_argument("--undo", action="store_true", help="remove the order prefixes again")
-    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD, help="same-person distance for --by identity")
-
-    t = tool("filter", "keep only the person in the reference photos; move the others to _rejected/other_identity")
-    t.add_argument("--ref", nargs="+", required=True, metavar="IMAGE", help="photos of the person to keep")
-    t.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD,
-                   help="identity distance under which a face matches --ref (default 0.6)")
-    t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
-
-    t = tool("dedupe", "move near-duplicate faces to _rejected/duplicates (keeps the sharpest of each group)")
-    t.add_argument("--threshold", type=int, default=4, metavar="BITS",
-                   help="perceptual-hash distance in bits (of 64) counted as a duplicate (default 4)")
-    t.add_argument("--dry-run", action="store_true", help="report only, move nothing")
-
-    t = tool("inspect", "statistics and a contact sheet PNG of the faceset")
-    t.add_argument("--sheet", metavar="PNG", help="contact sheet path (default DIR/_inspect/contact_sheet.png)")
-    t.add_argument("--no-identities", dest="identities", action="store_false",
-                   help="skip counting identities (saves ~90 ms per sampled face)")
-    t.add_argument("--identity-sample", type=int, default=200, metavar="N",
-                   help="embed at most N evenly spaced faces to count identities (default 200)")
-
-    t = tool("sync", "drop deleted or moved-aside faces from the alignments store (convert then skips "
-                     "them) and list again faces that were moved back")
-    t.add_argument("--dry-run", action="store_true", help="report only, change nothing")
+    tool("sort", "rename the faces 0001__<name>, 0002__<name>, ... in the chosen order "
+                 "(blur/size: best first; yaw/pitch: one side to the other; identity: the main person "
+                 "first, others last; histogram: similar-looking faces together)")
+    tool("filter", "keep only the person in the reference photos; move the others to _rejected/other_identity")
+    tool("dedupe", "move near-duplicate faces to _rejected/duplicates (keeps the sharpest of each group)")
+    tool("inspect", "statistics and a contact sheet PNG of the faceset")
+    tool("sync", "drop deleted or moved-aside faces from the alignments store (convert then skips "
+                 "them) and list again faces that were moved back")
 
     t = tool("export", "write the alignments store as JSON")
     t.add_argument("-o", "--output", required=True, metavar="JSON", help="file to write (outside the faceset)")
@@ -87,23 +69,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def _run(args: argparse.Namespace, cmd: str, folder: Path) -> dict[str, Any]:
     from . import sheet, tools
 
+    if cmd in TOOL_OPTIONS:
+        opt: Any = TOOL_OPTIONS[cmd](**options_of(args, TOOL_OPTIONS[cmd]))
     if cmd == "sort":
-        if args.undo:
+        if opt.undo:
             return tools.unsort_faces(folder)
-        if not args.by:
+        if not opt.by:
             raise InputError(f"give the order with --by {{{','.join(SORT_KEYS)}}}, or --undo")
-        return tools.sort_faces(folder, args.by, threshold=args.threshold)
+        return tools.sort_faces(folder, opt.by, threshold=opt.threshold)
     if cmd == "filter":
-        return tools.filter_faces(folder, args.ref, threshold=args.threshold, dry_run=args.dry_run)
+        return tools.filter_faces(folder, opt.ref, threshold=opt.threshold, dry_run=opt.dry_run)
     if cmd == "dedupe":
-        return tools.dedupe_faces(folder, threshold=args.threshold, dry_run=args.dry_run)
+        return tools.dedupe_faces(folder, threshold=opt.threshold, dry_run=opt.dry_run)
     if cmd == "inspect":
-        if args.identity_sample < 1:
+        if opt.identity_sample < 1:
             raise InputError("--identity-sample must be at least 1")
-        return sheet.inspect_faceset(folder, args.sheet, identities=args.identities,
-                                     identity_sample=args.identity_sample)
+        return sheet.inspect_faceset(folder, opt.sheet, identities=opt.identities,
+                                     identity_sample=opt.identity_sample)
     if cmd == "sync":
-        return tools.sync_store(folder, dry_run=args.dry_run)
+        return tools.sync_store(folder, dry_run=opt.dry_run)
     if not folder.is_dir():
         raise InputError(f"faceset folder not found: {folder}")
     if cmd == "export":

@@ -12,6 +12,7 @@ from .. import atomic
 from ..errors import OutputError
 from ..face import SAME_PERSON_THRESHOLD
 from . import read_face, read_face_meta
+from .options import InspectOptions
 from .tools import embed_faces, face_size, faceset_files
 
 
@@ -65,7 +66,7 @@ def contact_sheet(files: list[Path], path: Path, thumb: int = 96, columns: int =
 
 
 def inspect_faceset(folder: str | Path, sheet: str | Path | None = None, identities: bool = True,
-                    identity_sample: int = 200, threshold: float = SAME_PERSON_THRESHOLD) -> dict[str, Any]:
+                    identity_sample: int = InspectOptions.identity_sample, threshold: float = SAME_PERSON_THRESHOLD) -> dict[str, Any]:
     """Count, sizes, pose spread, blur and (on an even sample) how many people the faceset holds."""
     folder = Path(folder)
     files = faceset_files(folder)

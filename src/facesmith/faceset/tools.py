@@ -18,13 +18,12 @@ import numpy as np
 
 from .. import progress
 from ..errors import InputError
-from ..face import SAME_PERSON_THRESHOLD
 from ..safepaths import rename_inside
 from . import face_landmarks, list_faces, read_face, read_face_meta
+from .options import SORT_KEYS, DedupeOptions, FilterOptions, SortOptions
 from .store import STORE_NAME, AlignmentsStore
 
 REJECTED = "_rejected"
-SORT_KEYS = ("blur", "yaw", "pitch", "size", "identity", "histogram")
 _ORDER_PREFIX = re.compile(r"^\d{4,}__")
 
 
@@ -115,7 +114,7 @@ def identity_order(embeddings: np.ndarray, threshold: float) -> tuple[list[int],
     return [int(i) for i in np.argsort(to_centre, kind="stable")], to_centre
 
 
-def sort_faces(folder: str | Path, by: str, threshold: float = SAME_PERSON_THRESHOLD) -> dict[str, Any]:
+def sort_faces(folder: str | Path, by: str, threshold: float = SortOptions.threshold) -> dict[str, Any]:
     """Rename the faces `0001__<name>`, `0002__<name>`, ... in `by` order (re-sorting replaces the prefix)."""
     folder = Path(folder)
     files = faceset_files(folder)
@@ -176,10 +175,10 @@ def _apply_renames(folder: Path, renames: dict[str, str]) -> None:
 # --- filter ------------------------------------------------------------------------------------------
 
 
-def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = SAME_PERSON_THRESHOLD, dry_run: bool = False,
+def filter_faces(folder: str | Path, refs: Sequence[str], threshold: float = FilterOptions.threshold, dry_run: bool = False,
                  detector: str = "blazeface", landmarker: str = "mesh") -> dict[str, Any]:
     """Keep the faces whose identity distance to the nearest reference photo is <= threshold."""
-    from ..face.identity_filter import reference_embedding
+    from ..face.identity_gate import reference_embedding
     from ..face.reader import FaceReader
 
     folder = Path(folder)
@@ -215,7 +214,7 @@ def phash(image_bgr: np.ndarray) -> int:
     return int(sum(1 << i for i, b in enumerate(bits) if b))
 
 
-def dedupe_faces(folder: str | Path, threshold: int = 4, dry_run: bool = False) -> dict[str, Any]:
+def dedupe_faces(folder: str | Path, threshold: int = DedupeOptions.threshold, dry_run: bool = False) -> dict[str, Any]:
     """Move aside faces whose perceptual hash is within `threshold` bits of a kept face. Of a group of
     duplicates the sharpest is kept (ties: the first by name)."""
     folder = Path(folder)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..engine.names import COLORS, MASKS
 from ..errors import InputError
-from ..face import SAME_PERSON_THRESHOLD
-from ..media.encoding import PRESETS
-from .controls import FACE_CHOICES
+from ..options import add_options, options_of
+from .controls import Settings
+from .options import LiveOptions
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -41,41 +40,25 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                      help="play a file at its own pace (the default for files)")
     src.add_argument("--no-realtime", dest="realtime", action="store_false",
                      help="play a file as fast as it can be swapped (no frame dropped)")
-    src.add_argument("--reconnect", type=int, default=0, metavar="N",
-                     help="when the source fails or stalls, open it again up to N times in a row, with back-off "
-                          "0.5, 1, 2 .. 8 s (default 0: stop)")
+    add_options(src, LiveOptions, ["reconnect"])
     src.add_argument("--open-timeout", type=float, default=10.0, metavar="S", help="seconds to open the source")
     src.add_argument("--stall-timeout", type=float, default=5.0, metavar="S",
                      help="seconds without a frame that count as a stall (default 5)")
-    src.add_argument("--duration", type=float, metavar="S", help="stop after S seconds of output")
+    add_options(src, LiveOptions, ["duration"])
     g = p.add_argument_group("swap (all but --direction can be changed while running)")
-    g.add_argument("--direction", choices=["a2b", "b2a"], default="b2a",
-                   help="b2a draws faces of B as A (default)")
-    g.add_argument("--faces", choices=FACE_CHOICES, default="largest",
-                   help="which faces to swap: the largest (default), all, or those of the trained identity")
-    g.add_argument("--threshold", type=float, default=SAME_PERSON_THRESHOLD, help="identity distance for --faces identity")
-    g.add_argument("--mask", choices=MASKS, default="auto", help="face mask (as convert)")
-    g.add_argument("--color", choices=COLORS, default="reinhard", help="colour matching (as convert)")
-    g.add_argument("--erode", type=float, metavar="PX", help="shrink the mask by PX (default: 3%% of the face)")
-    g.add_argument("--feather", type=float, metavar="PX", help="soft edge width (default: 8%% of the face)")
-    g.add_argument("--swap-off", dest="swap", action="store_false", help="start with the swap turned off")
-    g.add_argument("--no-watermark", dest="watermark", action="store_false",
-                   help="do not watermark the swapped faces (recordings are still tagged as synthetic)")
-    g.add_argument("--no-keys", dest="keys", action="store_false", help="do not read keys from the terminal")
+    add_options(g, LiveOptions, ["direction"])
+    add_options(g, Settings)
+    add_options(g, LiveOptions, ["threshold"])
+    add_options(g, LiveOptions, ["watermark", "keys"])
     o = p.add_argument_group("outputs")
-    o.add_argument("--crf", type=float, default=20, help="H.264 quality of a recording (default 20)")
-    o.add_argument("--preset", choices=PRESETS, default="veryfast", help="x264 preset of a recording")
+    add_options(o, LiveOptions, ["crf", "preset"])
     o.add_argument("--overwrite", action="store_true", help="replace a recording that exists")
-    o.add_argument("--vcam-backend", metavar="NAME", help="pyvirtualcam backend (default: the first that works)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
-    p.add_argument("--threads", type=int, default=0, metavar="N", help="model threads (default: half the cores)")
-    p.add_argument("--detector", default="blazeface", help="face detector (default blazeface)")
+    add_options(o, LiveOptions, ["vcam_backend"])
+    add_options(p, LiveOptions, ["device", "precision", "threads", "detector"])
     return p
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from .controls import Settings
     from .session import live
     from .sinks import parse_output
     from .sources import parse_source
@@ -92,12 +75,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError("the same recording is given twice")
     if source.kind == "file" and any(_same_file(source.target, f) for f in files):
         raise InputError("the recording would overwrite the source; choose another output path")
-    settings = Settings(swap=args.swap, mask=args.mask, color=args.color, erode=args.erode, feather=args.feather,
-                        faces=args.faces)
-    return live(args.model_dir, source, outputs, settings, direction=args.direction, device=args.device,
-                precision=args.precision, threads=args.threads, watermark=args.watermark, detector=args.detector,
-                threshold=args.threshold, crf=args.crf, preset=args.preset, reconnect=args.reconnect,
-                duration=args.duration, vcam_backend=args.vcam_backend, keys=args.keys)
+    settings = Settings(**options_of(args, Settings))
+    return live(args.model_dir, source, outputs, settings, **options_of(args, LiveOptions))
 
 
 def _same_file(a: str, b: str) -> bool:

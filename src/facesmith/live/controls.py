@@ -18,8 +18,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from ..convert.options import ConvertOptions
 from ..engine.names import COLORS, MASKS
 from ..errors import InputError
+from ..options import option, same_as
 
 FACE_CHOICES = ("largest", "all", "identity")
 KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, w which face, q quit"
@@ -27,12 +29,15 @@ KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -
 
 @dataclass(frozen=True)
 class Settings:
-    swap: bool = True
-    mask: str = "auto"
-    color: str = "reinhard"
-    erode: float | None = None  # px; None: convert's default (3% of the face)
-    feather: float | None = None  # px; None: 8% of the face
-    faces: str = "largest"
+    """The swap settings (and their command-line options: convert's blend options, `same_as`)."""
+
+    faces: str = option("largest", "which faces to swap: the largest (default), all, or those of the trained "
+                                   "identity", choices=FACE_CHOICES)
+    mask: str = same_as(ConvertOptions, "mask")
+    color: str = same_as(ConvertOptions, "color")
+    erode: float | None = same_as(ConvertOptions, "erode")  # px; None: 3% of the face
+    feather: float | None = same_as(ConvertOptions, "feather")  # px; None: 8% of the face
+    swap: bool = option(True, "start with the swap turned off", flag="--swap-off")
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

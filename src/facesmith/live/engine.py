@@ -3,7 +3,8 @@
 Written against the face library's online tracker (`face.FaceReader().tracker()`: landmarks tracked
 from the previous frame) and the frame engine (`engine.FrameEngine.swap_frame`: cut, model, blend,
 invisible watermark), the same parts convert uses, so that live swaps, blends and marks exactly as
-convert does; `IdentityGate` is convert's. What convert does and live does not:
+convert does; the identity gate is the face library's, on the model's faceset, as convert's. What
+convert does and live does not:
 the centred alignment average over +-N frames (`--smooth`): it needs future frames, i.e. latency; the
 tracker's One Euro filter, which looks only backwards, still steadies the landmarks.
 
@@ -20,14 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from .. import progress
-from ..convert.faces import IdentityGate
 from ..engine.blend import BlendSettings
 from ..engine.engine import FrameEngine
 from ..engine.frames import FaceJob
 from ..engine.names import MASKS
 from ..engine.swapper import load_swap_model
 from ..face import SAME_PERSON_THRESHOLD
+from ..face.identity_gate import IdentityGate
 from ..face.reader import FaceReader
+from ..faceset.reference import faceset_gate
 from ..models.checkpoint import trained_facesets
 from .controls import Settings
 
@@ -91,13 +93,13 @@ class LiveEngine:
             return found
         if which == "largest":
             return [max(found, key=lambda f: float(np.ptp(f.points[:, 0]) * np.ptp(f.points[:, 1])))]
-        return self._identity_gate().keep(image, found)
+        return self._identity_gate().keep_tracked(image, found)
 
     def _identity_gate(self) -> IdentityGate:
         if self._gate is None:
             assert self.reference is not None  # Controls refuses "identity" without a faceset
             progress.log(f"live: comparing faces with {self.reference} (identity)")
-            self._gate = IdentityGate(self.reference, self.threshold)
+            self._gate = faceset_gate(self.reference, self.threshold)
         return self._gate
 
     def find(self, index: int, time_s: float, image: np.ndarray, settings: Settings,

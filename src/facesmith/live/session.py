@@ -21,38 +21,20 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from .. import progress
 from ..errors import InputError
-from ..face import SAME_PERSON_THRESHOLD
 from .controls import KEYS_HELP, Controls, Settings, TerminalKeys
 from .engine import LiveEngine
 from .facestage import FaceStage
 from .mailbox import Closed, LatestSlot
+from .options import LiveOptions
 from .outputs import Outputs
 from .preview import PreviewServer
 from .sinks import OutputSpec
 from .sources import Capture, LiveFrame, SourceLost, SourceSpec
 from .stats import LiveStats
-
-
-@dataclass(frozen=True)
-class LiveOptions:
-    direction: str = "b2a"
-    device: str = "cpu"
-    precision: str = "auto"
-    threads: int = 0  # model threads; 0: half the cores
-    watermark: bool = True
-    detector: str = "blazeface"
-    threshold: float = SAME_PERSON_THRESHOLD
-    crf: float = 20
-    preset: str = "veryfast"
-    reconnect: int = 0
-    duration: float | None = None  # stop after this many seconds of output
-    vcam_backend: str | None = None
-    keys: bool = True  # read terminal keys when stdin is a terminal
 
 
 @contextlib.contextmanager

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..convert.command import add_blend_options, blend_kwargs
 from ..options import add_options, options_of
-from .options import SwapOptions
+from ..train.options import TrainOptions
+from .options import TRAIN_PASSTHROUGH, SwapOptions
 
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     add_options(t, SwapOptions, ("quality", "model", "upscale"))
     add_options(t.add_mutually_exclusive_group(), SwapOptions, ("minutes", "iterations"))
     add_options(t, SwapOptions, ("batch_size", "save_every", "every", "device"))
+    add_options(t, TrainOptions, TRAIN_PASSTHROUGH)
     add_blend_options(p)
     return p
 
@@ -32,5 +34,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from .runner import swap
 
+    train = {k: getattr(args, k) for k in TRAIN_PASSTHROUGH}
     return swap(args.source, args.target, args.output, overwrite=args.overwrite, **options_of(args, SwapOptions),
-                **blend_kwargs(args))
+                **train, **blend_kwargs(args))

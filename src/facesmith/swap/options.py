@@ -4,11 +4,14 @@ output options (`convert.options.BLEND_OPTIONS`, `OUTPUT_OPTIONS`), each default
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from ..devices import DEVICES
 from ..errors import InputError
 from ..options import option
+
+# train's options a swap takes as they are (their defaults and flags live in train/options.py)
+TRAIN_PASSTHROUGH = ("expression_weight", "expression_balance", "gan")
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,15 @@ class SwapOptions:
             raise InputError("--every must be 1 or more")
         if self.save_every < 1:
             raise InputError("--save-every must be at least 1")
+
+
+class SwapSummary(TypedDict):
+    """What `swap()` returns (and `facesmith swap --json` prints)."""
+
+    workdir: str
+    output: str
+    plan: dict[str, Any]  # the SwapPlan: quality, model, minutes or iterations, upscaler, and why
+    # per stage ("extract-source", "extract-target", "train", "convert"): its summary's plain values,
+    # with "reused": True when an earlier run had finished it
+    stages: dict[str, dict[str, Any]]
+    seconds: float

@@ -32,7 +32,7 @@ from ..devices import pick_device
 from ..errors import InputError, OutputError
 from ..guards import output_folder, refuse_overlap
 from ..media.inputs import expand_inputs, file_sha256
-from .options import SwapOptions
+from .options import TRAIN_PASSTHROUGH, SwapOptions, SwapSummary
 from .plan import SwapPlan, plan_swap
 
 STATE_FORMAT = 1
@@ -101,10 +101,10 @@ def _flat(summary: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if not isinstance(v, (dict, list))}
 
 
-def swap(source: str | Path, target: str | Path, output: str | Path, **options: Any) -> dict[str, Any]:
+def swap(source: str | Path, target: str | Path, output: str | Path, **options: Any) -> SwapSummary:
     """Run (or resume) the whole swap; returns a summary with one entry per stage. Options: the fields of
     SwapOptions (swap/options.py), and convert's blending and output options (ConvertOptions)."""
-    opt, convert_options = _split_options(options)
+    opt, train_options, convert_options = _split_options(options)
     started = time.monotonic()
     source, target, output = Path(source), Path(target), Path(os.path.abspath(output))
     workdir = Path(os.path.abspath(opt.workdir)) if opt.workdir else output.with_name(output.stem + ".swap-work")
@@ -121,14 +121,15 @@ def swap(source: str | Path, target: str | Path, output: str | Path, **options: 
         return _run_stages(source, target, output, workdir, state, dev, plan=plan, every=opt.every,
                            batch_size=opt.batch_size,
                            save_every=opt.save_every, size=opt.size, overwrite=opt.overwrite,
-                           model_options=opt.model_options, convert_options=convert_options, started=started)
+                           model_options=opt.model_options, train_options=train_options,
+                           convert_options=convert_options, started=started)
 
 
 def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: _State, dev: str, *,
                 plan: SwapPlan, every: int | None,
                 batch_size: int | None, save_every: int, size: int, overwrite: bool,
-                model_options: dict[str, Any] | None, convert_options: dict[str, Any],
-                started: float) -> dict[str, Any]:
+                model_options: dict[str, Any] | None, train_options: dict[str, Any],
+                convert_options: dict[str, Any], started: float) -> SwapSummary:
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
 
@@ -138,7 +139,8 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
     if not (ours and output.exists() and state.get("train")):
         plan_output(target, expand_inputs([target]), output, overwrite or ours, 0)  # refuse a bad OUT now
     faces_a, faces_b, model_dir = workdir / "faces_source", workdir / "faces_target", workdir / "model"
-    report: dict[str, Any] = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {}}
+    report: SwapSummary = {"workdir": str(workdir), "output": str(output), "plan": plan.to_dict(), "stages": {},
+                           "seconds": 0.0}
 
     def run_stage(number: int, name: str, what: str, work: Callable[[], dict[str, Any]]) -> None:
         done = state.get(name)
@@ -153,7 +155,7 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
 
     def train() -> dict[str, Any]:
         return _train_stage(plan, budget, faces_a, faces_b, model_dir, device=dev, batch_size=batch_size,
-                            save_every=save_every, model_options=model_options)
+                            save_every=save_every, model_options=model_options, **train_options)
 
     def convert() -> dict[str, Any]:
         state.begin("convert", {"output": str(output), "settings": settings})
@@ -210,18 +212,22 @@ def _extract_faces(path: Path, folder: Path, label: str, step: int, size: int) -
     return summary
 
 
-def _split_options(options: dict[str, Any]) -> tuple[SwapOptions, dict[str, Any]]:
-    """SwapOptions, and the rest checked as convert options now rather than after the training."""
+def _split_options(options: dict[str, Any]) -> tuple[SwapOptions, dict[str, Any], dict[str, Any]]:
+    """SwapOptions, train's options passed through (TRAIN_PASSTHROUGH), and the rest checked as convert
+    options now rather than after the training."""
     from ..convert.options import ConvertOptions
+    from ..train.options import TrainOptions
 
     own = {f.name for f in dataclasses.fields(SwapOptions)}
     opt = SwapOptions(**{k: v for k, v in options.items() if k in own})
     opt.validate()
-    rest = {k: v for k, v in options.items() if k not in own}
+    train = {k: options[k] for k in TRAIN_PASSTHROUGH if k in options}
+    TrainOptions(**train).validate()
+    rest = {k: v for k, v in options.items() if k not in own and k not in train}
     unknown = sorted(set(rest) - {f.name for f in dataclasses.fields(ConvertOptions)})
     if unknown:
         raise TypeError(f"swap() got unexpected keyword arguments: {', '.join(unknown)}")
-    return opt, rest
+    return opt, train, rest
 
 
 def _reopen_what_changed(state: _State, budget: dict[str, Any], settings: str, output: Path) -> bool:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..face.expression import flip_features
 from ..media.threads import read_ahead
 from .data import FaceSet
 
@@ -41,8 +42,11 @@ class AugmentConfig:
     lighting: float = 0.15
 
 
-def batch_indices(n: int, seed: int, side: int, it: int, batch: int) -> np.ndarray:
-    """Positions it*batch .. (it+1)*batch of an endless sequence of shuffled epochs over n faces."""
+def batch_indices(n: int, seed: int, side: int, it: int, batch: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Positions it*batch .. (it+1)*batch of an endless sequence of shuffled epochs over n faces; with
+    `weights` (summing to 1), a draw with replacement by those weights, seeded with (seed, side, it)."""
+    if weights is not None:
+        return np.random.default_rng([seed, side, 3, it]).choice(n, batch, p=weights)
     pos = np.arange(it * batch, (it + 1) * batch, dtype=np.int64)
     out = np.empty(batch, np.int64)
     for epoch in np.unique(pos // n):
@@ -66,7 +70,7 @@ def make_batch(faces: FaceSet, other: FaceSet, seed: int, side: int, it: int, ba
     global batch (batch * world faces), so the union over ranks is the single-process batch."""
     gb = batch * world
     rng = np.random.default_rng([seed, side, 2, it])
-    idx = batch_indices(len(faces), seed, side, it, gb)
+    idx = batch_indices(len(faces), seed, side, it, gb, faces.sample_weights)
     # draw every random number for the global batch first, so a rank's slice does not depend on world
     ct_on = rng.random(gb) < cfg.ct_prob
     ct_from = rng.integers(0, max(len(other), 1), gb)
@@ -121,7 +125,15 @@ def make_batch(faces: FaceSet, other: FaceSet, seed: int, side: int, it: int, ba
                 inp[j] = cv2.remap(imgs[j], mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     to_t = (lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))))  # noqa: E731
     a = to_t(aux)
-    return {"input": to_t(inp), "target": to_t(tgt), "mask": a[:, :1], "region": a[:, 1:]}
+    readings = {} if faces.expression is None else {"expression": _readings(faces.expression[idx[sl]], flip[sl])}
+    return {"input": to_t(inp), "target": to_t(tgt), "mask": a[:, :1], "region": a[:, 1:], **readings}
+
+
+def _readings(readings: np.ndarray, flip: np.ndarray) -> torch.Tensor:
+    """The faces' mesh readings (B, 4, 1, 1: 4-D like the images, so the batch moves as one), with
+    the eyes swapped where the face was mirrored."""
+    readings = np.where(flip[:, None], flip_features(readings), readings)
+    return torch.from_numpy(np.ascontiguousarray(readings, np.float32))[:, :, None, None]
 
 
 def plain_batch(faces: FaceSet, idx: np.ndarray) -> dict[str, torch.Tensor]:

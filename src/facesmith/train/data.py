@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..face.align import LEFT_EYE, MOUTH, RIGHT_EYE, crop_box
+from ..face.expression import eye_opening, mouth_opening
 from ..faceset import face_landmarks, face_mask, list_faces, read_face, read_face_meta
 
 # Faces are cached in memory when they take less than this (bytes); beyond it they are decoded per batch.
@@ -36,6 +37,9 @@ class FaceSet:
     masks: np.ndarray | None = None
     regions: np.ndarray | None = None
     lab_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 3), np.float32))
+    openness: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (eye, mouth), 68 points
+    sample_weights: np.ndarray | None = None  # expression-balanced sampling (sampling.py); None: epochs
+    expression: np.ndarray | None = None  # (N, 4) mesh readings for the expression loss (expression.py)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -55,7 +59,8 @@ class FaceSet:
             return None if a is None else a[idx]
 
         return FaceSet([self.paths[i] for i in idx], self.size, self.coverage, self.frames[idx],
-                       pick(self.images), pick(self.masks), pick(self.regions), self.lab_stats[idx])
+                       pick(self.images), pick(self.masks), pick(self.regions), self.lab_stats[idx],
+                       self.openness[idx], pick(self.sample_weights), pick(self.expression))
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -81,6 +86,18 @@ def prepare_face(path: Path, size: int, coverage: float) -> tuple[np.ndarray, np
     mask = cv2.resize(mask[off:off + side, off:off + side], (size, size), interpolation=cv2.INTER_AREA)
     landmarks = (landmarks - off) * (size / side)
     return image, mask, region_map(landmarks, size)
+
+
+def balanced_weights(openness: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
+    """Sampling weights (summing to 1): the inverse frequency, to `power`, of each face's bin of
+    (eye openness, mouth opening). Bins are equal-width between the 2nd and 98th percentile of each
+    reading (beyond them, the end bins), so a rare state - B's closed eyes - fills a bin of its own."""
+    key = np.zeros(len(openness), np.int64)
+    for col in np.asarray(openness, np.float64).T:
+        lo, hi = np.percentile(col, [2, 98])
+        key = key * bins + np.digitize(col, np.linspace(lo, hi, bins + 1)[1:-1])
+    weights = np.bincount(key)[key].astype(np.float64) ** -power
+    return weights / weights.sum()
 
 
 def lab_stats(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -134,7 +151,8 @@ def load_faceset(folder: str | Path, label: str, size: int, coverage: float, hol
     folder = Path(folder)
     paths, metas = _check_faceset(folder, label)
     frames = np.array([m.get("frame", i) for i, m in enumerate(metas)], np.int64)
-    full = FaceSet(paths, size, coverage, frames)
+    openness = np.array([[eye_opening(p), mouth_opening(p)] for p in (face_landmarks(m) for m in metas)], np.float32)
+    full = FaceSet(paths, size, coverage, frames, openness=openness)
     fits = len(paths) * size * size * 5 <= CACHE_LIMIT
     if fits:
         images = np.empty((len(paths), size, size, 3), np.uint8)

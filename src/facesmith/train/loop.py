@@ -29,6 +29,7 @@ from ..errors import FacesmithError
 from ..guards import guard_output_folder
 from ..models import checkpoint as ckpt_io
 from .augment import AugmentConfig, Prefetcher, plain_batch
+from .expression import ExpressionLoss
 from .logs import CsvLog, EventWriter
 from .losses import LossWeights, face_loss, masked_ssim
 from .options import TrainOptions, TrainSummary
@@ -101,6 +102,11 @@ class Trainer:
         self.threads = torch.get_num_threads()
         self.governor = ThreadGovernor() if (opt.minutes and place.dev.type == "cpu" and place.world == 1
                                              and self.threads > 1) else None
+        self.expression: ExpressionLoss | None = None  # models from before the option: weight 0
+        self.loss_expression = torch.zeros(())
+        if float(config.get("expression_weight", 0.0)) > 0:
+            self.expression = ExpressionLoss(float(config["expression_weight"]), nets.coverage, place.dev)
+            self.expression.attach(data.a_train, data.b_train)
 
     @property
     def samples_per_iteration(self) -> int:
@@ -152,6 +158,9 @@ class Trainer:
             loss_a = face_loss(y_a, m_a, ba, self.weights, config["multiscale"])
             loss_b = face_loss(y_b, m_b, bb, self.weights, config["multiscale"])
             total = loss_a + loss_b
+            if self.expression is not None:
+                self.loss_expression = self.expression(nets.net, bb, it)
+                total = total + self.loss_expression
             if nets.gan_net is not None:
                 from ..models.discriminator import g_loss
 
@@ -190,6 +199,8 @@ class Trainer:
     def _log(self, loss_a: torch.Tensor, loss_b: torch.Tensor, lr_now: float, bar: Any) -> None:
         done = self.done
         self.last = {"loss_a": loss_a.item(), "loss_b": loss_b.item()}
+        if self.expression is not None:
+            self.last["loss_expression"] = self.loss_expression.item()
         now = time.perf_counter()
         self.rate = (done - self.tick_it) * self.samples_per_iteration / max(now - self.tick_t, 1e-9)
         self.tick_t, self.tick_it = now, done
@@ -200,7 +211,7 @@ class Trainer:
         bar.set_postfix_str(f"A {last['loss_a']:.4f} B {last['loss_b']:.4f} {self.rate:.0f} samples/s")
         if self.csv_log is not None and self.events is not None:
             row = {"iteration": done, "elapsed_s": self.elapsed_before + now - self.t0, "lr": lr_now,
-                   "samples_per_s": self.rate, **last}
+                   "samples_per_s": self.rate, **last}  # loss_expression: TensorBoard only (log.csv keeps its columns)
             if done % self.opt.preview_every == 0 or done == self.end:
                 row["heldout_ssim_a"] = self.heldout_ssim(self.data.a_held, "a")
                 row["heldout_ssim_b"] = self.heldout_ssim(self.data.b_held, "b")
@@ -214,7 +225,9 @@ class Trainer:
         else:
             left = self.deadline - time.perf_counter()
         progress.log(f"iteration {done}: loss A {last.get('loss_a', float('nan')):.4f} "
-                     f"B {last.get('loss_b', float('nan')):.4f}, {self.rate:.0f} samples/s, ETA {left / 60:.1f} min")
+                     f"B {last.get('loss_b', float('nan')):.4f}"
+                     + (f" expression {last['loss_expression']:.4f}" if "loss_expression" in last else "")
+                     + f", {self.rate:.0f} samples/s, ETA {left / 60:.1f} min")
 
     def _should_stop(self, stop: threading.Event) -> bool:
         """Stop together: in DDP every rank must agree, rank 0's clock decides."""

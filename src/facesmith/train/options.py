@@ -28,6 +28,11 @@ class TrainOptions:
     seed: int | None = option(None, "random seed (default 0); a resume keeps the checkpoint's")
     resume: bool | None = None  # True: require a checkpoint; False: refuse one; None: resume when there is one
     gan: float = option(0.0, "add a patch-GAN loss with this weight", metavar="WEIGHT")
+    expression_weight: float | None = option(None, "weight of the loss that makes the swap (B drawn as A) open its "
+                                             "eyes and mouth as B does, read by the face mesh (model default)",
+                                             metavar="W")
+    expression_balance: float = option(0.0, "draw faces by inverse frequency^P of their eye/mouth openness "
+                                            "(0: off, 1: full balance)", metavar="P")
     # loss weights: a string as on the command line, or a LossWeights
     loss: str | LossWeights | None = option(None, "loss weights, e.g. ssim=1,l1=1,eyes_mouth=3,mask=1,background=0.1",
                                             metavar="K=V,...", type=str)
@@ -56,6 +61,8 @@ class TrainOptions:
             raise InputError("--holdout must be in [0, 1)")
         if self.minutes is not None and self.minutes <= 0:
             raise InputError("--minutes must be more than 0")
+        if (self.expression_weight or 0) < 0 or not 0 <= self.expression_balance <= 4:
+            raise InputError("--expression-weight must be 0 or more and --expression-balance in [0, 4]")
 
 
 class TrainSummary(TypedDict):

@@ -19,7 +19,7 @@ from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
 from ..models.checkpoint_schema import check_resumable
 from .augment import AugmentConfig, plain_batch
-from .data import FaceSet, load_faceset
+from .data import FaceSet, balanced_weights, load_faceset
 from .losses import LossWeights
 from .options import TrainOptions
 from .record import training_record
@@ -106,6 +106,8 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
         "batch_size": opt.batch_size or opts["batch_size"], "lr": opt.lr or opts["lr"], "warmup": opt.warmup,
         "clip": opt.clip, "loss": asdict(weights), "multiscale": opt.multiscale, "augment": asdict(AugmentConfig()),
         "gan": opt.gan, "holdout": opt.holdout, "faceset_a": str(faceset_a), "faceset_b": str(faceset_b),
+        "expression_weight": opts.get("expression_weight", 0.0) if opt.expression_weight is None else opt.expression_weight,
+        "expression_balance": opt.expression_balance,
         "input": "BGR float in [0,1], central `coverage` of the aligned face resized to `size`",
         "training_data": training_record(faceset_a, faceset_b, opt.consent),
     }
@@ -233,6 +235,10 @@ def load_data(faceset_a: str | Path, faceset_b: str | Path, run: Run, nets: Nets
         params = sum(p.numel() for p in nets.net.parameters()) / 1e6
         progress.log(f"faces: A {len(a_train)} (+{len(a_held)} held out), B {len(b_train)} (+{len(b_held)} held out); "
                      f"model {run.config['model']} {size} px, {params:.1f} M params")
+    balance = float(run.config.get("expression_balance", 0.0))  # models from before it: 0, plain epochs
+    if balance > 0:
+        a_train.sample_weights = balanced_weights(a_train.openness, balance)
+        b_train.sample_weights = balanced_weights(b_train.openness, balance)
 
     def fixed(train_set: FaceSet, held: FaceSet) -> torch.Tensor:
         src = held if len(held) >= 4 else train_set
