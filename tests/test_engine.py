@@ -53,12 +53,13 @@ def test_swap_frame_changes_only_the_face(model: object, frames: list[np.ndarray
     changed = np.argwhere((image != frames[0]).any(axis=2))
     assert len(changed) > 1000  # the face really is redrawn
     assert changed[:, 1].min() >= x0 and changed[:, 1].max() < x1 and changed[:, 0].min() >= y0 and changed[:, 0].max() < y1
-    # with the watermark on, the rest of the frame gets at most its faint pattern
+    # with the watermark on, the rest of the frame gets at most its faint pattern (v2: up to 6 chroma
+    # levels, 10.6 in blue)
     marked = engine_for(model).swap_frame(frames[0].copy(), faces[0]).image
     outside = np.ones(image.shape[:2], bool)
     outside[y0:y1, x0:x1] = False
     diff = np.abs(marked.astype(int) - frames[0])[outside]
-    assert 0 < diff.max() <= 8 and diff.mean() < 0.5
+    assert 0 < diff.max() <= 11 and diff.mean() < 0.5
 
 
 def test_runtime_controls_apply_from_the_next_frame(model: object, frames: list[np.ndarray], faces: list[list]) -> None:

@@ -243,6 +243,11 @@ def test_read_only_outputs_are_one_line(faceset: Path, tmp_path: Path) -> None:
     result = run_cli_mounted(read_only(reports), "evaluate", "--target", clip, "--swapped", clip, "--source", faceset,
                              "--report", reports / "r.html")
     one_line_error(result, code=3, match="not writable")
+    # and an unwritable crops folder (with no report), before any work too
+    result = run_cli_mounted(read_only(reports), "evaluate", "--target", clip, "--swapped", clip, "--source", faceset,
+                             "--no-report", "--crops", reports / "crops")
+    one_line_error(result, code=3, match="not writable")
+    assert not (reports / "crops").exists()
 
 
 # --- 8. messages that say what is wrong ----------------------------------------------------------

@@ -115,7 +115,7 @@ def watermark_at_target_geometry(frames: list[tuple[float, np.ndarray]],
         if n % 3 or round(t, 4) not in faces:
             continue
         checked += 1
-        fit = reader.refit(image, faces[round(t, 4)][1])
+        fit = reader.refit(watermark.luma_only(image), faces[round(t, 4)][1])  # as the marker fits
         read.append((n, watermark.read_face(image, fit.points.astype(np.float64))))
     return decode_faces(read, checked)
 
@@ -157,7 +157,7 @@ def test_controls_validate_before_changing() -> None:
     assert controls.update(swap="off", feather="12", erode="auto").swap is False
     assert controls.snapshot().feather == 12.0 and controls.snapshot().erode is None
     for bad in ({"mask": "learned"}, {"color": "sepia"}, {"faces": "identity"}, {"feather": -1},
-                {"swap": "maybe"}, {"size": 3}):
+                {"swap": "maybe"}, {"size": 3}, {"mouth": "open"}):
         with pytest.raises(InputError):
             controls.update(**{"swap": True, **bad})
     assert controls.snapshot().swap is False  # a refused change changes nothing
@@ -166,6 +166,8 @@ def test_controls_validate_before_changing() -> None:
     assert controls.key("w") and controls.snapshot().faces == "largest"  # identity is not offered
     controls.key("F")
     assert controls.snapshot().feather == 13
+    assert controls.key("o") and controls.snapshot().mouth == "keep"
+    assert controls.update(mouth="swap").mouth == "swap"
     assert controls.key("x") is None and not controls.quit.is_set()
     controls.key("q")
     assert controls.quit.is_set()
@@ -291,7 +293,7 @@ def test_preview_controls_and_virtual_camera(model: Path, clip: Path, capsys: py
     assert code == 0, err
     off_from = seen["off_from"]
     assert summary["settings"] == {"swap": False, "mask": "auto", "color": "histogram", "erode": None,
-                                   "feather": 6.0, "faces": "largest"}
+                                   "feather": 6.0, "faces": "largest", "mouth": "swap"}
     assert summary["setting_changes"] == 2
     # the virtual camera got every output frame; swapped until the swap was turned off, then untouched
     sent = RecordingCamera.frames

@@ -8,6 +8,7 @@ marking does not depend on what the model draws.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,9 @@ import pytest
 import facesmith
 from facesmith.cli import main
 from facesmith.face import FaceReader
+from facesmith.media.inputs import file_sha256
 from facesmith.media.video import iter_frames
+from facesmith.models.checkpoint import describe
 from facesmith.provenance import model_fingerprint, verify, watermark
 from facesmith.provenance.verify import decode_faces
 
@@ -27,6 +30,7 @@ from .conftest import VIDEOS
 TINY = {"enc": (8, 16, 32, 64), "latent": 32, "dec": (32, 16, 16, 8)}
 FAST = {"model": "lite", "model_options": TINY, "batch_size": 8, "lr": 2e-3, "warmup": 2, "workers": 1}
 CLIP_FRAMES = 45
+CONSENT = "Both people filmed in identity_a and identity_b agreed in writing to this swap (test)."
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -58,7 +62,7 @@ def model_and_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     clip_b = _cut(VIDEOS / "identity_b.mp4", tmp / "b.mp4", CLIP_FRAMES)
     facesmith.extract([clip_a], tmp / "faces_a", every=2)
     facesmith.extract([clip_b], tmp / "faces_b", every=2)
-    facesmith.train(tmp / "faces_a", tmp / "faces_b", tmp / "model", iterations=6, **FAST)
+    facesmith.train(tmp / "faces_a", tmp / "faces_b", tmp / "model", iterations=6, consent=CONSENT, **FAST)
     return tmp / "model", clip_b
 
 
@@ -75,10 +79,11 @@ def test_converted_clip_verifies_as_marked(model_and_clip: tuple[Path, Path], tm
     # test_provenance_watermark.py; a trained model's face is as well defined as a real one.)
     wm = _watermark_at_target_geometry(clip, out)
     assert wm["found"], wm
-    assert wm["payload"]["model"] == fingerprint[:10]
+    assert wm["payload"]["model"] == fingerprint[:8]
     assert wm["bit_accuracy"] >= 0.95 and wm["frames_marked"] >= wm["frames_checked"] - 2, wm
     assert report["marked"] and report["metadata"]["model"] == fingerprint
     assert report["c2pa"]["valid"] and report["c2pa"]["assertion"]["model_fingerprint"] == fingerprint
+    _check_manifest_records(report["c2pa"], model, clip)
     with av.open(str(out)) as c:
         assert "face swapping" in c.metadata["comment"]
 
@@ -88,6 +93,34 @@ def test_converted_clip_verifies_as_marked(model_and_clip: tuple[Path, Path], tm
     assert summary["marked_files"] == 1 and summary["results"][0]["c2pa"]["valid"]
     assert main(["verify", "-q", str(clip)]) == 1
 
+    # what a person reads: the verdict, how sure, the model, the parts found; the report plots strength
+    report_file = tmp_path / "verify.html"
+    assert main(["verify", str(out), "--report", str(report_file)]) == 0
+    text = capsys.readouterr().err
+    sure = re.search(r"reads like this with probability ([0-9.e+-]+)", text)
+    assert "MARKED" in text and sure and float(sure.group(1)) <= 1e-6 and fingerprint[:8] in text, text
+    assert "c2pa.hash.bmff.v3" in text and CONSENT in text
+    page = report_file.read_text()
+    assert page.count("<svg") == 1 and "<polyline" in page and "consent" in page
+    assert main(["verify", str(out), "--report", str(out)]) == 2  # never written over an input
+
+
+def _check_manifest_records(c2pa: dict, model: Path, clip: Path) -> None:
+    """C2PA v2: the MP4 is bound by the BMFF hash; the manifest records the face-swap action, the
+    target as ingredient (SHA-256), and the model's training-data record (facesets, their sources'
+    SHA-256, the consent given at train), which `model info` shows too."""
+    assert c2pa["hash"] == "c2pa.hash.bmff.v3" and c2pa["trusted"], c2pa
+    ours = c2pa["assertion"]
+    assert ours["action"] == "face swap"
+    assert ours["ingredients"] == [{"title": clip.name, "sha256": file_sha256(clip)}]
+    record = c2pa["training_data"]
+    assert record["consent"] == CONSENT
+    sides = {f["side"]: f for f in record["facesets"]}
+    assert sides["a"]["name"] == "faces_a" and sides["b"]["name"] == "faces_b"
+    assert sides["b"]["sources"] == [{"name": clip.name, "sha256": file_sha256(clip)}]  # faces_b came from the clip
+    assert sides["a"]["sources"][0]["sha256"] == file_sha256(clip.parent / "a.mp4")
+    assert describe(model)["training_data"] == record  # what `facesmith model info` prints
+
 
 def _watermark_at_target_geometry(clip: Path, out: Path) -> dict:
     reader = FaceReader()
@@ -95,7 +128,7 @@ def _watermark_at_target_geometry(clip: Path, out: Path) -> dict:
     sources = iter_frames(clip, every=3)
     for frame, swapped in zip(sources, iter_frames(out, every=3), strict=True):
         for face in reader.find(frame.image):
-            fit = reader.refit(swapped.image, face.landmarks)
+            fit = reader.refit(watermark.luma_only(swapped.image), face.landmarks)  # as the marker fits
             faces.append((frame.index, watermark.read_face(swapped.image, fit.points.astype(np.float64))))
     return decode_faces(faces, CLIP_FRAMES // 3)
 

@@ -80,18 +80,20 @@ def marked_clip(tmp_path_factory: pytest.TempPathFactory, facesmith_home: Path) 
         marked.append(marker.mark(frame.image, faces))
         if len(marked) == FRAMES:
             break
-    # marking changes only pixels near faces, and only slightly
+    # marking changes only pixels near faces (identity_b's aligned face square covers about half of
+    # its 512x480 frame), and only slightly
     diff = np.abs(marked[0].astype(int) - originals[0]).max(2)
-    assert 0 < np.count_nonzero(diff) < diff.size * 0.5 and diff.max() <= 12
+    assert 0 < np.count_nonzero(diff) < diff.size * 0.6 and diff.max() <= 12 and diff[diff > 0].mean() < 4.5
     path = encode(marked, tmp / "marked.mp4", 18, container_metadata(FINGERPRINT), container_options())
     finalize_file(path, FINGERPRINT)
-    return path, decode(path), payload.encode(FINGERPRINT)
+    return path, decode(path), payload.encode_v2(FINGERPRINT)
 
 
 def _check_marked(report: dict, expected_bits: np.ndarray, min_frames: int = 1) -> None:
     wm = report["watermark"]
     assert report["marked"] and wm["found"], wm
-    assert wm["payload"]["model"] == FINGERPRINT[:10]
+    assert wm["payload"]["model"] == FINGERPRINT[:8] and wm["layer"] == "v2"
+    assert wm["false_positive_probability"] <= 1e-6
     assert wm["bits"] == "".join(map(str, expected_bits))
     assert wm["bit_accuracy"] >= 0.95, wm
     assert wm["frames_marked"] >= min_frames, wm
@@ -202,17 +204,18 @@ def real_face() -> tuple[np.ndarray, np.ndarray]:
 def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.ndarray, np.ndarray]) -> None:
     """The embedder predicts the decoder's reading of the marked crop from the unmarked one (the
     decoder's grid is linear in the pixels); read back from the 8-bit frame, each bit whose amplitude
-    was not capped reads at TARGET, up to rounding."""
+    was not capped reads at TARGET or above (it is driven to TARGET on the blurred crop as well),
+    up to rounding."""
     image, points = real_face
-    bits = payload.encode(FINGERPRINT)
+    bits = payload.encode_v2(FINGERPRINT)
     marked = image.copy()
     mark = watermark.plan_face(marked, points, bits)
     watermark.add_to_bgr(marked, mark)
     amp = mark.amplitudes
     reading = watermark.read_face(marked, points) * (2.0 * bits - 1.0)
     free = (amp > watermark.AMP_MIN) & (amp < watermark.AMP_MAX)
-    assert free.sum() >= 48
-    assert np.abs(reading[free] - watermark.TARGET).max() < 0.25, reading[free]
+    assert free.sum() >= 40
+    assert (reading[free] > 0.6 * watermark.TARGET).all() and watermark.TARGET <= np.median(reading) < 1.5 * watermark.TARGET
     assert (reading > 0.5 * watermark.TARGET).all()
 
 
@@ -243,7 +246,7 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
         return np.ascontiguousarray(orientation.to_stored(upright_bgr))
 
     image, points = real_face
-    bits = payload.encode(FINGERPRINT)
+    bits = payload.encode_v2(FINGERPRINT)
     mark = watermark.plan_face(image, points, bits)
     in_bgr = image.copy()
     watermark.add_to_bgr(in_bgr, mark)
@@ -260,14 +263,15 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
         assert np.abs(w.astype(np.int16) - before)[changed].mean() > 1.2, name  # the comparison is not vacuous
         if space is None:
             diff = np.abs(g.astype(np.int16) - w)
-            assert diff.max() <= 3 and diff[changed].mean() < 0.5, (name, diff.max(), diff[changed].mean())
+            # (up to 5 levels where the BGR path saturates: v2 amplitudes reach 6 chroma levels)
+            assert diff.max() <= 5 and diff[changed].mean() < 0.5, (name, diff.max(), diff[changed].mean())
     sign = 2.0 * bits - 1.0
     got_reading = watermark.read_face(orientation.to_bgr(frame), points) * sign
     want_reading = watermark.read_face(orientation.to_bgr(expected), points) * sign
     # each bit reads about as strongly either way (the chroma path a little stronger: it skips the 4:2:0
     # conversion's filtering of the pattern), and every bit well above zero
     assert np.abs(got_reading - want_reading).mean() < 0.2 and got_reading.mean() >= want_reading.mean() - 0.1
-    assert got_reading.min() > 0.75 * watermark.TARGET
+    assert got_reading.min() > 0.5 * watermark.TARGET
 
 
 def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tuple[np.ndarray, np.ndarray]) -> None:
@@ -279,7 +283,7 @@ def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tupl
 
     image, points = real_face
     lay = watermark.layout()
-    matrix = alignment_matrix(points, watermark.SIZE)
+    matrix = alignment_matrix(points, watermark.V2.size)
     rng = np.random.default_rng(0)
     pattern = watermark._pattern(lay, rng.uniform(-watermark.AMP_MAX, watermark.AMP_MAX, len(lay.cells)))
     lo, hi = lay.reach

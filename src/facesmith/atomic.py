@@ -158,6 +158,25 @@ def write_json(target: str | os.PathLike[str], obj: Any) -> None:
     write_bytes(target, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
+def check_can_create(path: str | os.PathLike[str]) -> None:
+    """Raise OutputError now, before any work, if the folder `path` could not be made or written in
+    later; creates nothing (a refusal must not leave an empty folder behind)."""
+    from .errors import OutputError
+
+    path = Path(path)
+    if path.is_dir():
+        check_writable_dir(path, create=False)
+        return
+    if path.exists():
+        raise OutputError(f"output path exists and is not a folder: {path}")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot create output folder {path}: {parent} is not a folder")
+    check_writable_dir(parent, create=False)
+
+
 def check_writable_dir(path: str | os.PathLike[str], create: bool = True) -> Path:
     """Make sure `path` is (or can become) a writable folder; raise OutputError with a clear reason."""
     from .errors import OutputError

@@ -71,6 +71,7 @@ class _Run:
         self.frames = self.found = 0
         self.setup_seconds = 0.0
         self.alignments_used: list[str] = []
+        self.record: dict[str, Any] | None = None  # what the output's C2PA manifest records (output_record)
 
     def faces_for(self, source: MediaSource, sha: str) -> Any:
         for folder in [] if self.opt.detect else self.candidates:
@@ -183,6 +184,7 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
             progress.warn("the faceset the model was trained on is not available to check identities; "
                           "every face found is swapped (pass --alignments FACESET or --all-faces)")
     run = _Run(opt, engine, gate, candidates, explicit=bool(opt.alignments), reference=reference)
+    run.record = provenance.output_record(config, [(s.path.name, h) for s, h in zip(sources, hashes, strict=True)])
     run.setup_seconds = time.monotonic() - started
 
     if opt.preview:
@@ -250,7 +252,7 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
             writer.abort()
             raise
         _check_not_empty(run, sources, opt)
-        staging.finalize(lambda path: provenance.finalize_file(path, fingerprint))
+        staging.finalize(lambda path: provenance.finalize_file(path, fingerprint, record=run.record))
     return writer_summary(writer)
 
 

@@ -64,7 +64,7 @@ def write_preview(run: Any, sources: list[MediaSource], hashes: list[str], plan:
     sheet = np.vstack(rows)
     with plan.staging() as staging:
         write_image_file(staging.path, sheet, ".png")
-        staging.finalize(lambda path: provenance.finalize_file(path, fingerprint))
+        staging.finalize(lambda path: provenance.finalize_file(path, fingerprint, record=run.record))
     return {"preview_frames": len(rows), "sheet_size": [sheet.shape[1], sheet.shape[0]]}
 
 

@@ -131,9 +131,11 @@ def _check_outputs(opt: EvaluateOptions, report_path: Path, inputs: list[tuple[s
     if opt.write_report:
         _check_report(report_path, inputs, opt.overwrite)
     if opt.crops:
+        from ..atomic import check_can_create
         from ..guards import refuse_overlap
 
         refuse_overlap(Path(opt.crops), inputs, "crops folder")  # PNGs in a faceset would pass for faces
+        check_can_create(opt.crops)  # not after minutes of work
 
 
 def _walk(target: Path, swapped: Path, info: Any, opt: EvaluateOptions, embedder: Any) -> FrameWalk:

@@ -5,7 +5,8 @@ frame loop, which takes a `snapshot()` before each frame (a change lands on the 
 restarts). `update(**changes)` validates everything before changing anything.
 
 Keys on a terminal (stdin a TTY): `s` swap on/off, `m` next mask, `c` next colour, `e`/`E` erode
--1/+1 px, `f`/`F` feather -1/+1 px, `w` which face (largest, all, identity), `q` quit.
+-1/+1 px, `f`/`F` feather -1/+1 px, `o` the target's own open mouth kept or
+not, `w` which face (largest, all, identity), `q` quit.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..convert.options import ConvertOptions
-from ..engine.names import COLORS, MASKS
+from ..engine.names import COLORS, MASKS, MOUTHS
 from ..errors import InputError
 from ..options import option, same_as
 
 FACE_CHOICES = ("largest", "all", "identity")
-KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, w which face, q quit"
+KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, w which face, q quit"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Settings:
     color: str = same_as(ConvertOptions, "color")
     erode: float | None = same_as(ConvertOptions, "erode")  # px; None: 3% of the face
     feather: float | None = same_as(ConvertOptions, "feather")  # px; None: 8% of the face
+    mouth: str = same_as(ConvertOptions, "mouth")
     swap: bool = option(True, "start with the swap turned off", flag="--swap-off")
 
     def as_dict(self) -> dict[str, Any]:
@@ -48,6 +50,8 @@ def _check(settings: Settings, masks: tuple[str, ...]) -> Settings:
         raise InputError(f"mask must be one of {', '.join(masks)}, not {settings.mask!r}")
     if settings.color not in COLORS:
         raise InputError(f"color must be one of {', '.join(COLORS)}, not {settings.color!r}")
+    if settings.mouth not in MOUTHS:
+        raise InputError(f"mouth must be one of {', '.join(MOUTHS)}, not {settings.mouth!r}")
     if settings.faces not in FACE_CHOICES:
         raise InputError(f"faces must be one of {', '.join(FACE_CHOICES)}, not {settings.faces!r}")
     if settings.feather is not None and settings.feather < 0:
@@ -104,6 +108,8 @@ class Controls:
             new = self.update(mask=_next(self.masks, s.mask))
         elif key == "c":
             new = self.update(color=_next(COLORS, s.color))
+        elif key == "o":
+            new = self.update(mouth=_next(MOUTHS, s.mouth))
         elif key == "w":
             new = self.update(faces=_next(self.face_choices, s.faces))
         elif key in step:

@@ -244,6 +244,9 @@ def describe(model_dir: Path) -> dict[str, Any]:
         "last_loss": ckpt.state.get("last_loss"), "faceset_a": cfg.get("faceset_a"),
         "faceset_b": cfg.get("faceset_b"), "seed": cfg.get("seed"), "batch_size": cfg.get("batch_size"),
         "model_options": cfg["model_options"],
+        # facesets, their sources' SHA-256 and the consent given at train (None: trained before
+        # models recorded it), carried into every output's C2PA manifest
+        "training_data": cfg.get("training_data"),
         "bytes": sum(f.stat().st_size for f in ckpt.path.iterdir()),
     }
 

@@ -21,7 +21,12 @@ CONFIG = s.obj(
      "warmup": s.integer(0, 1 << 40), "clip": s.number(0, 1e6), "loss": s.mapping(s.number(0, 1e6), max_items=32),
      "multiscale": s.boolean(), "augment": s.mapping(s.anything(3), max_items=64), "gan": s.number(0, 1e6),
      "holdout": s.number(0, 1), "faceset_a": s.string(), "faceset_b": s.string(), "input": s.string(),
-     "expression_weight": s.number(0, 1e6), "expression_balance": s.number(0, 4)},
+     "expression_weight": s.number(0, 1e6), "expression_balance": s.number(0, 4),
+     # carried into every output's C2PA manifest (train/record.py)
+     "training_data": s.obj({"facesets": s.list_of(s.obj({
+         "side": s.string(8), "name": s.string(), "sources": s.list_of(s.obj(
+             {"name": s.string(), "sha256": s.string(128)}), 0, 1 << 16)}), 0, 4),
+         "consent": s.nullable(s.string(4096))})},
 )
 STATE = s.obj(
     {"format": s.string(64), "iteration": s.integer(0, 1 << 40),

@@ -12,11 +12,11 @@ Three independent marks, so that removing one leaves the others:
 
 from __future__ import annotations
 
-from .finalize import finalize_file
+from .finalize import finalize_file, output_record
 from .fingerprint import fingerprint_of, model_fingerprint
 from .marker import Marker
 from .metadata import container_metadata, container_options
 from .verify import verify
 
 __all__ = ["Marker", "container_metadata", "container_options", "finalize_file", "fingerprint_of", "model_fingerprint",
-           "verify"]
+           "output_record", "verify"]

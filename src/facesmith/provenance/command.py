@@ -7,6 +7,7 @@ none is, 2 on bad input (missing file, not an image or video) as for every faces
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from .. import progress
@@ -21,34 +22,40 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="videos, images or folders of them")
     p.add_argument("--frames", type=int, default=30, metavar="N",
                    help="video frames read per file, evenly spaced (default 30)")
+    p.add_argument("--report", metavar="FILE.html",
+                   help="also write an HTML report: each file's verdict and its per-frame watermark strength")
     return p
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from ..errors import InputError
+    from .report import describe, write_report
     from .verify import verify
 
     if args.frames < 1:
         raise InputError("--frames must be at least 1")
+    report = _report_path(args.report, args.files) if args.report else None
     reports = verify(args.files, max_frames=args.frames)
     for r in reports:
         if not args.json:
-            progress.log(_describe(r))
+            progress.log(describe(r))
+    if report is not None:
+        write_report(report, reports)
     marked = sum(r["marked"] for r in reports)
     return {"files": len(reports), "marked_files": marked, "results": reports,
             "exit_code": 0 if marked else 1}
 
 
-def _describe(r: dict[str, Any]) -> str:
-    wm = r["watermark"]
-    if wm["found"]:
-        p = wm["payload"]
-        mark = (f"watermark: facesmith v{p['version']}, model {p['model']}, bit accuracy "
-                f"{wm['bit_accuracy']:.1%}, in {wm['frames_marked']}/{wm['frames_checked']} frames")
-    else:
-        mark = f"watermark: none ({wm['faces_checked']} faces in {wm['frames_checked']} frames)"
-    meta = "metadata: " + (", ".join(f"{k}={v}" for k, v in r["metadata"].items()) if r["metadata"] else "none")
-    c = r["c2pa"]
-    c2pa = "c2pa: " + ("none" if not c["present"] else
-                       f"{c.get('validation_state')}{' (trusted)' if c['trusted'] else ''}")
-    return f"{r['path']}: {'MARKED' if r['marked'] else 'not marked'}\n  {mark}\n  {meta}\n  {c2pa}"
+
+
+def _report_path(value: str, inputs: list[str]) -> Path:
+    from ..errors import InputError
+
+    path = Path(value)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--report {value}: give an .html file name")
+    if path.is_dir() or not path.parent.is_dir():
+        raise InputError(f"--report {value}: not a file in an existing folder")
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
+        raise InputError(f"--report {value} is one of the files to verify; it is never written over")
+    return path

@@ -1,9 +1,8 @@
 """`verify`: which facesmith marks a file carries (watermark, container metadata, C2PA manifest).
 
 A file is *marked* when any of the three is found. The watermark is read from up to `max_frames`
-evenly spaced frames (all faces in each), the faces' soft bits are summed and the payload accepted only
-when its identifier, version and 12-bit check all match (payload.py: ~6e-8 chance per attempt on
-unmarked faces; at most two attempts per file).
+evenly spaced frames (all faces in each) and decided over the whole file (evidence.py: soft bits
+summed over faces, soft-decoded, with a false-positive probability <= 6e-7 for the whole test).
 """
 
 from __future__ import annotations
@@ -15,13 +14,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import c2pa_manifest, image_tags, payload, watermark
+from . import c2pa_manifest, image_tags, watermark
+from .evidence import decode_faces
+
+__all__ = ["MarkReader", "decode_faces", "read_marks", "verify", "verify_file"]
 from .metadata import parse_tags
 
 MAX_FRAMES = 30
-# A frame "carries" the mark when one of its faces reads >= 80% of the payload's bits right:
-# P(>= 52 of 64 by chance) ~ 3e-7, so an unmarked face in a marked video is not counted.
-CARRY_AGREEMENT = 0.8
 REFITS = 2  # extra landmark fits per face (MarkReader.read)
 
 
@@ -34,8 +33,9 @@ class MarkReader:
 
         self.faces = FaceReader("blazeface", "mesh")
 
-    def read(self, image: np.ndarray) -> list[np.ndarray]:
-        """Soft bits of each face found; of a few landmark fits per face, the one reading strongest.
+    def read(self, image: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Soft bits of each face found, per layer (`watermark.read_layers`); of a few landmark fits
+        per face, the one reading strongest in each layer.
 
         The marker fits the mesh from an ROI built from landmarks; here the first fit starts from a
         detection. On a clear face both agree within ~0.5 px, on a blurred or half-formed swap they
@@ -44,14 +44,16 @@ class MarkReader:
         any payload, so the false-positive rate per decode stays that of the payload check.
         """
         out = []
+        grey = None
         for face in self.faces.find(image):
             points = np.asarray(face.landmarks, np.float64)
-            best = watermark.read_face(image, points)
+            best = watermark.read_layers(image, points)
+            grey = watermark.luma_only(image) if grey is None else grey  # as the marker fits (v2)
             for _ in range(REFITS):
-                points = self.faces.refit(image, points).points.astype(np.float64)
-                soft = watermark.read_face(image, points)
-                if np.abs(soft).mean() > np.abs(best).mean():
-                    best = soft
+                points = self.faces.refit(grey, points).points.astype(np.float64)
+                for layer, soft in watermark.read_layers(image, points).items():
+                    if np.abs(soft).mean() > np.abs(best[layer]).mean():
+                        best[layer] = soft
             out.append(best)
         return out
 
@@ -68,12 +70,7 @@ def verify(paths: Sequence[str | Path], max_frames: int = MAX_FRAMES) -> list[di
 
 def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
                 max_frames: int = MAX_FRAMES) -> dict[str, Any]:
-    reader = reader or MarkReader()
-    faces: list[tuple[int, np.ndarray]] = []  # (frame number, soft bits)
-    frames = 0
-    for index, image in _sample_frames(path, kind, max_frames):
-        frames += 1
-        faces += [(index, soft) for soft in reader.read(image)]
+    faces, frames = read_marks(path, kind, reader, max_frames)
     mark = decode_faces(faces, frames)
     metadata = _read_metadata(path, kind)
     manifest = c2pa_manifest.read(path)
@@ -88,36 +85,17 @@ def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
     }
 
 
-def decode_faces(faces: list[tuple[int, np.ndarray]], frames: int) -> dict[str, Any]:
-    """Combine the faces' soft bits into one payload decision, with a confidence."""
-    result: dict[str, Any] = {"found": False, "frames_checked": frames, "faces_checked": len(faces)}
-    if not faces:
-        return result
-    softs = np.stack([s for _, s in faces])
-    strength = np.abs(softs).mean(1)
-    attempts = [np.ones(len(faces), bool)]
-    if len(faces) > 1:  # a marked face among unmarked ones (other people, other shots): the strong half
-        attempts.append(strength >= np.median(strength))
-    for use in attempts:
-        bits = softs[use].sum(0) > 0
-        decoded = payload.decode(bits)
-        if decoded is None:
-            continue
-        agree = ((softs > 0) == bits).mean(1)
-        best: dict[int, float] = {}
-        for (index, _), a in zip(faces, agree, strict=True):
-            best[index] = max(best.get(index, 0.0), float(a))
-        carried = [a for a in best.values() if a >= CARRY_AGREEMENT]
-        result.update(
-            found=True, payload=decoded, bits="".join("1" if b else "0" for b in bits),
-            frames_marked=len(carried),
-            # mean, over the frames that carried the mark, of the share of payload bits their best
-            # face read right on its own (1.0 = every bit of every such frame)
-            bit_accuracy=round(float(np.mean(carried)) if carried else 0.0, 4),
-            signal=round(float(strength[use].mean() / watermark.TARGET), 3),
-        )
-        return result
-    return result
+def read_marks(path: Path, kind: str, reader: MarkReader | None = None,
+               max_frames: int = MAX_FRAMES) -> tuple[list[tuple[int, dict[str, np.ndarray]]], int]:
+    """(frame number, soft bits) of every face found in up to `max_frames` evenly spaced frames, and
+    the number of frames read."""
+    reader = reader or MarkReader()
+    faces: list[tuple[int, dict[str, np.ndarray]]] = []
+    frames = 0
+    for index, image in _sample_frames(path, kind, max_frames):
+        frames += 1
+        faces += [(index, soft) for soft in reader.read(image)]
+    return faces, frames
 
 
 def _sample_frames(path: Path, kind: str, max_frames: int) -> Iterator[tuple[int, np.ndarray]]:

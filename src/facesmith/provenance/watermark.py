@@ -1,5 +1,9 @@
 """The pixel watermark: informed spread spectrum in the chroma of the aligned face crop.
 
+Two formats (`Scheme`): v1 (128-px crop, 4x4-px cells; read only) and v2, written now (80-px crop:
+cells of 6.4 px at v1's scale, each bit also driven on a blurred copy of the crop, payload v2). What
+follows describes v1; v2 differs only in those numbers (see V2 below).
+
 Geometry. Scaling and cropping a video moves and resizes faces; the face aligner undoes both. Each
 face is warped to the canonical 128-px aligned crop (`face.align`, the same similarity transform
 extract and convert use), marked there, and only the difference is warped back into the frame. A
@@ -50,23 +54,49 @@ from ..face.align import alignment_matrix, invert_matrix
 from ..media.warp import source_rect, warp_crop
 from . import payload
 
-SIZE = 128  # aligned crop side: about the face resolution left after halving a 480p-720p video
-CELL = 4  # px of the crop per cell
-BORDER = 6  # px of the crop left unmarked at its edge (resampling there reads outside the face)
+
+@dataclass(frozen=True)
+class Scheme:
+    """One format of the mark: crop size, cell size and the decoder's filters, in crop pixels. The
+    embedder and every verifier must agree on these forever: a new format is a new Scheme."""
+
+    version: int
+    size: int  # aligned crop side
+    cell: int  # px of the crop per cell
+    border: int  # px of the crop left unmarked at its edge (resampling there reads outside the face)
+    seed: int  # of the cell-to-bit permutation and the chips
+    nbits: int = payload.NBITS
+    target: float = 2.0  # the decoder statistic each bit is driven to, in chroma levels
+    amp_max: float = 4.0  # cap on a bit's amplitude (chroma levels): bounds visibility where the host fights
+    amp_min: float = 0.5
+    hp_sigma: float = 3.0  # high-pass: removes the face's own (smooth) chroma before correlating
+    smooth_sigma: float = 1.0  # the pattern is blurred: no sharp cell edges (invisible, lost to codecs anyway)
+    noise_floor: float = 9.0  # cell weights are 1 / (noise_floor + local residual energy)
+    clip: float = 9.0  # cell values are clipped to +-clip: one specular highlight cannot outvote a bit
+    # The embedder also drives each bit's reading of the crop blurred by this much (crop px; 0: not)
+    # to +-target: what a downscale and re-encode leave of the face (see _informed_amplitudes).
+    degrade_sigma: float = 0.0
+
+
+# v1: 4x4-px cells of a 128-px crop, ~12 cells per bit. Read only (files made before v2).
+V1 = Scheme(version=1, size=128, cell=4, border=6, seed=0xFACE5)
+# v2: the same design on an 80-px crop, so every cell is 6.4x6.4 px of v1's crop (~7 cells per bit): it
+# survives a downscale and 4:2:0 chroma on ~100-px faces better and costs ~40% of v1's crop work; the
+# embedder also drives every bit on the blurred crop (degrade_sigma), and it carries payload v2
+# (CRC-32 checked, soft-decoded over the whole video: payload.py, evidence.py). Measured against
+# 64-px (8-px cells) and 96-px crops, and blur 0-3 px, in benchmarks/watermark_attacks.py.
+V2 = Scheme(version=2, size=80, cell=4, border=3, seed=0xFACE52, amp_max=6.0, degrade_sigma=3.0)
+SCHEMES = {1: V1, 2: V2}
 CHANNELS = (1, 2)  # Cr, Cb of YCrCb
-TARGET = 2.0  # the decoder statistic each bit is driven to, in chroma levels
-AMP_MAX = 4.0  # cap on a bit's amplitude (chroma levels): bounds visibility where the host fights
-AMP_MIN = 0.5
+SIZE = V1.size  # the scale of the aligned-crop geometry the marker and verifier measure in
 ITERATIONS = 3
-HP_SIGMA = 3.0  # high-pass: removes the face's own (smooth) chroma before correlating
-SMOOTH_SIGMA = 1.0  # the pattern is blurred: no sharp cell edges (invisible, and lost to codecs anyway)
-NOISE_FLOOR = 9.0  # cell weights are 1 / (NOISE_FLOOR + local residual energy)
-CLIP = 9.0  # cell values are clipped to +-CLIP: one specular highlight cannot outvote a bit
-SEED = 0xFACE5
+TARGET = V2.target
+AMP_MIN, AMP_MAX = V2.amp_min, V2.amp_max
 
 
 @dataclass(frozen=True)
 class _Layout:
+    scheme: Scheme
     grid: int
     cells: np.ndarray  # flat indices of the marked cells in the grid x grid cell array
     chip: np.ndarray  # +-1 per cell
@@ -74,47 +104,68 @@ class _Layout:
     gain: float  # decoder output for a unit pattern (normalises the statistic to amplitude units)
     units: np.ndarray  # (nbits, grid * grid): the decoder's cell grid for bit b's pattern at amplitude +1
     reach: tuple[int, int]  # crop pixels [lo, hi) (both axes) outside which every pattern is exactly 0
+    mirror: np.ndarray  # for each marked cell, the index (into cells) of its mirror image
+    degraded_units: np.ndarray  # as units, for the pattern blurred by degrade_sigma, in its own gain
+    degraded_gain: float
 
 
 @functools.cache
-def layout(nbits: int = payload.NBITS) -> _Layout:
-    grid = SIZE // CELL
+def layout(scheme: Scheme = V2) -> _Layout:
+    grid = scheme.size // scheme.cell
+    nbits = scheme.nbits
     yy, xx = np.mgrid[0:grid, 0:grid]
-    b = -(-BORDER // CELL)
+    b = -(-scheme.border // scheme.cell)
     inside = (yy >= b) & (yy < grid - b) & (xx >= b) & (xx < grid - b)
     cells = np.flatnonzero(inside.ravel())
-    rng = np.random.default_rng(SEED)  # fixed: embedder and verifier must agree forever (format v1)
+    rng = np.random.default_rng(scheme.seed)  # fixed: embedder and verifier must agree forever
     bit_of = np.empty(len(cells), np.int64)
     bit_of[rng.permutation(len(cells))] = np.arange(len(cells)) % nbits
     chip = rng.choice(np.array([-1.0, 1.0], np.float32), len(cells))
-    unit = _Layout(grid, cells, chip, bit_of, 1.0, np.empty(0), (0, SIZE))
-    gain = float(_bits(_grid(_pattern(unit, chip), unit), unit, nbits).mean())
-    unit = _Layout(grid, cells, chip, bit_of, gain, np.empty(0), (0, SIZE))
+    position = {c: i for i, c in enumerate(cells)}
+    mirror = np.array([position[(c // grid) * grid + grid - 1 - c % grid] for c in cells])
+    none = np.empty(0)
+    unit = _Layout(scheme, grid, cells, chip, bit_of, 1.0, none, (0, scheme.size), mirror, none, 1.0)
+    gain = float(_bits(_grid(_pattern(unit, chip), unit), unit).mean())
+    unit = _Layout(scheme, grid, cells, chip, bit_of, gain, none, (0, scheme.size), mirror, none, 1.0)
     units = np.stack([_grid(_pattern(unit, chip * (bit_of == k)), unit).ravel() for k in range(nbits)])
     used = np.flatnonzero(_pattern(unit, np.ones(len(cells), np.float32)).any(axis=0))
-    return _Layout(grid, cells, chip, bit_of, gain, units, (int(used[0]), int(used[-1]) + 1))
+    degraded, degraded_gain = none, 1.0
+    if scheme.degrade_sigma:
+        degraded_gain = float(_bits(_grid(_degraded(_pattern(unit, chip), scheme), unit), unit).mean())
+        degraded = np.stack([_grid(_degraded(_pattern(unit, chip * (bit_of == k)), scheme), unit).ravel()
+                             for k in range(nbits)]) / degraded_gain
+    return _Layout(scheme, grid, cells, chip, bit_of, gain, units, (int(used[0]), int(used[-1]) + 1), mirror,
+                   degraded, degraded_gain)
+
+
+def _degraded(channel: np.ndarray, scheme: Scheme) -> np.ndarray:
+    return cv2.GaussianBlur(channel, (0, 0), scheme.degrade_sigma)
 
 
 def _pattern(lay: _Layout, cell_values: np.ndarray) -> np.ndarray:
     g = np.zeros(lay.grid * lay.grid, np.float32)
     g[lay.cells] = cell_values
-    p = cv2.resize(g.reshape(lay.grid, lay.grid), (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
-    return cv2.GaussianBlur(p, (0, 0), SMOOTH_SIGMA)
+    size = lay.scheme.size
+    p = cv2.resize(g.reshape(lay.grid, lay.grid), (size, size), interpolation=cv2.INTER_NEAREST)
+    return cv2.GaussianBlur(p, (0, 0), lay.scheme.smooth_sigma)
 
 
 def _grid(channel: np.ndarray, lay: _Layout) -> np.ndarray:
     """The decoder's linear part: high-passed, smoothed, averaged per cell (grid x grid), in amplitude
     units. Linear in the channel, so the grid of (crop + pattern) is grid(crop) + grid(pattern)."""
-    r = channel - cv2.GaussianBlur(channel, (0, 0), HP_SIGMA)
-    r = cv2.GaussianBlur(r, (0, 0), SMOOTH_SIGMA)  # matched to the pattern's own blur
+    r = channel - cv2.GaussianBlur(channel, (0, 0), lay.scheme.hp_sigma)
+    r = cv2.GaussianBlur(r, (0, 0), lay.scheme.smooth_sigma)  # matched to the pattern's own blur
     return cv2.resize(r, (lay.grid, lay.grid), interpolation=cv2.INTER_AREA) / lay.gain
 
 
-def _bits(grid: np.ndarray, lay: _Layout, nbits: int) -> np.ndarray:
-    """Per-bit correlation of a cell grid with the chips, each cell weighted by its local quiet."""
-    v = np.clip(grid.ravel()[lay.cells] * lay.chip, -CLIP, CLIP)
-    w = 1.0 / (NOISE_FLOOR + cv2.blur(grid * grid, (3, 3)).ravel()[lay.cells])
-    return np.bincount(lay.bit_of, v * w, nbits) / np.bincount(lay.bit_of, w, nbits)
+def _bits(grid: np.ndarray, lay: _Layout, mirrored: bool = False) -> np.ndarray:
+    """Per-bit correlation of a cell grid with the chips, each cell weighted by its local quiet.
+    `mirrored`: the grid is of a mirrored picture (each cell is read where its mirror image lies)."""
+    s = lay.scheme
+    cells = lay.cells[lay.mirror] if mirrored else lay.cells
+    v = np.clip(grid.ravel()[cells] * lay.chip, -s.clip, s.clip)
+    w = 1.0 / (s.noise_floor + cv2.blur(grid * grid, (3, 3)).ravel()[cells])
+    return np.bincount(lay.bit_of, v * w, s.nbits) / np.bincount(lay.bit_of, w, s.nbits)
 
 
 def _crop_grids(crop_bgr: np.ndarray, lay: _Layout) -> list[np.ndarray]:
@@ -122,8 +173,8 @@ def _crop_grids(crop_bgr: np.ndarray, lay: _Layout) -> list[np.ndarray]:
     return [_grid(np.ascontiguousarray(ycc[..., c]), lay) for c in CHANNELS]
 
 
-def _aligned(frame: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    return warp_crop(frame, matrix, SIZE, border=cv2.BORDER_REFLECT101)
+def _aligned(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    return warp_crop(frame, matrix, size, border=cv2.BORDER_REFLECT101)
 
 
 @dataclass(frozen=True)
@@ -135,12 +186,12 @@ class FaceMark:
     amplitudes: np.ndarray  # per-bit amplitudes the informed embedding chose
 
 
-def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> FaceMark:
+def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray, scheme: Scheme = V2) -> FaceMark:
     """The mark for one face (68 landmarks, frame pixels) of a BGR uint8 frame."""
-    lay = layout(len(bits))
-    matrix = alignment_matrix(points, SIZE)
+    lay = layout(scheme)
+    matrix = alignment_matrix(points, scheme.size)
     sign = 2.0 * bits.astype(np.float32) - 1.0
-    amp = _informed_amplitudes(_aligned(frame, matrix), sign, lay)
+    amp = _informed_amplitudes(_aligned(frame, matrix, scheme.size), sign, lay)
     lo, hi = lay.reach
     matrix[:, 2] -= lo  # frame -> pixels of the [lo, hi) square, outside which the pattern is 0
     pattern = _pattern(lay, lay.chip * (sign * amp)[lay.bit_of])
@@ -150,9 +201,10 @@ def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray) -> FaceMa
 # The same value added to Cr and Cb is, in BGR, the value times this vector (OpenCV's YCrCb->BGR:
 # B = Y + 1.773 Cb', G = Y - 0.714 Cr' - 0.344 Cb', R = Y + 1.403 Cr').
 _BGR_OF_CHROMA = np.array([1.773, -0.714 - 0.344, 1.403], np.float32)
-# The pattern travels as 8-bit fixed point, 128 + _FIXED * value per channel: 1/16-level steps, far
-# below the frame's own rounding; 8-bit warps and adds cost half of float ones.
-_FIXED = 16.0
+# The pattern travels as 8-bit fixed point, 128 + _FIXED * value per channel: 1/8-level steps, far
+# below the frame's own rounding, and room for +-15.9 levels (v2's amplitudes reach 6 chroma levels,
+# 10.6 in B); 8-bit warps and adds cost half of float ones.
+_FIXED = 8.0
 _ZERO = 128.0
 
 
@@ -221,23 +273,59 @@ def chroma_gains(before: np.ndarray, u_raised: np.ndarray, v_raised: np.ndarray,
 
 
 def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np.ndarray:
-    """Per-bit amplitudes that make the decoder read each bit of this crop as +-TARGET."""
+    """Per-bit amplitudes that make the decoder read each bit of this crop as +-target."""
+    s = lay.scheme
     base = _crop_grids(crop, lay)
+    # An attack that blurs the face (downscale, 4:2:0, a codec) weakens the mark more than the face's
+    # own chroma in the same band: bits the host opposed flip, on the same bits in every frame, which
+    # no sum over frames repairs. So each bit is also driven to target on the blurred crop.
+    views = [(base, lay.units)]
+    if s.degrade_sigma:
+        views.append(([g / lay.degraded_gain for g in _crop_grids(_degraded(crop, s), lay)], lay.degraded_units))
     amp = np.zeros(len(sign), np.float32)
     for _ in range(ITERATIONS):
-        # drive each bit's statistic to TARGET: add what is missing to the current amplitude. The
+        # drive each bit's statistic to target: add what is missing to the current amplitude. The
         # decoder's grid of the marked crop is base + the pattern's grid, a sum of per-bit unit grids.
-        added = ((sign * amp) @ lay.units).reshape(lay.grid, lay.grid)
-        statistic = sum(_bits(g + added, lay, len(sign)) for g in base) / len(base)
-        amp = np.clip(amp + (TARGET - statistic * sign), AMP_MIN, AMP_MAX)
+        missing: np.ndarray | None = None
+        for grids, units in views:
+            added = ((sign * amp) @ units).reshape(lay.grid, lay.grid)
+            statistic = sum(_bits(g + added, lay) for g in grids) / len(grids)
+            short = s.target - statistic * sign
+            missing = short if missing is None else np.maximum(missing, short)
+        amp = np.clip(amp + missing, s.amp_min, s.amp_max)
     return amp
 
 
-def read_face(frame: np.ndarray, points: np.ndarray, nbits: int = payload.NBITS) -> np.ndarray:
-    """Soft payload bits of one face: > 0 reads as 1; ~+-TARGET on an unattacked marked face."""
-    lay = layout(nbits)
-    grids = _crop_grids(_aligned(frame, alignment_matrix(points, SIZE)), lay)
-    return sum(_bits(g, lay, nbits) for g in grids) / len(grids)
+def read_face(frame: np.ndarray, points: np.ndarray, scheme: Scheme = V2, mirrored: bool = False) -> np.ndarray:
+    """Soft payload bits of one face: > 0 reads as 1; ~+-target on an unattacked marked face.
+    `mirrored`: read it as a face of a mirrored picture (the aligner puts a mirrored face into the
+    mirror image of its crop: the template is symmetric)."""
+    lay = layout(scheme)
+    grids = _crop_grids(_aligned(frame, alignment_matrix(points, scheme.size), scheme.size), lay)
+    return sum(_bits(g, lay, mirrored) for g in grids) / len(grids)
+
+
+def luma_only(frame: np.ndarray) -> np.ndarray:
+    """The frame with its chroma removed (BGR, each channel its luma): what the marker and verify fit
+    face landmarks on. The mark lives in chroma only, so fits there cannot move with it: on a smooth
+    swapped face (an undertrained model) the mesh fitted in colour followed v2's pattern by 2-7 px."""
+    return cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+# What verify reads on each face: (layer name, scheme, mirrored).
+LAYERS = (("v2", V2, False), ("v2-mirrored", V2, True), ("v1", V1, False))
+
+
+def read_layers(frame: np.ndarray, points: np.ndarray) -> dict[str, np.ndarray]:
+    """Soft bits of one face in every layer verify reads (`LAYERS`); one crop per scheme."""
+    out = {}
+    for scheme in (V2, V1):
+        lay = layout(scheme)
+        grids = _crop_grids(_aligned(frame, alignment_matrix(points, scheme.size), scheme.size), lay)
+        for name, s, mirrored in LAYERS:
+            if s is scheme:
+                out[name] = sum(_bits(g, lay, mirrored) for g in grids) / len(grids)
+    return out
 
 
 def probe_chroma_gains(to_yuv: Callable[[np.ndarray], Any]) -> tuple[float, float]:

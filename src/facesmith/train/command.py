@@ -26,7 +26,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add_options(p, TrainOptions, ("gan", "loss", "multiscale", "lr", "expression_weight", "expression_balance"))
     p.add_argument("--coverage", type=float, help="central fraction of the aligned face the model sees (model default)")
     p.add_argument("--arch", choices=["df", "liae"], help="hires only: architecture")
-    add_options(p, TrainOptions, ("save_every", "keep", "preview_every", "timelapse", "holdout", "workers"))
+    add_options(p, TrainOptions, ("save_every", "keep", "preview_every", "timelapse", "holdout", "workers",
+                                   "consent"))
     return p
 
 

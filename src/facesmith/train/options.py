@@ -48,6 +48,8 @@ class TrainOptions:
     holdout: float = option(0.0, "hold out the last F of each video's frames and report their reconstruction SSIM",
                             metavar="F")
     workers: int = option(2, "threads that decode faces")
+    consent: str | None = option(None, "consent statement of the people in the facesets, recorded in the model "
+                                 "and in the C2PA manifest of every output made with it", metavar="TEXT")
     model_options: dict[str, Any] | None = None  # the model's own options (coverage, arch, ...)
 
     def validate(self) -> None:

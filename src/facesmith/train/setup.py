@@ -22,6 +22,7 @@ from .augment import AugmentConfig, plain_batch
 from .data import FaceSet, balanced_weights, load_faceset
 from .losses import LossWeights
 from .options import TrainOptions
+from .record import training_record
 
 
 @dataclass
@@ -89,6 +90,10 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
             raise InputError(f"{ckpt.path / 'state.json'}: the loss or augmentation settings are malformed "
                              f"({e})") from None
         _check_resumable(opt, model_dir, ckpt.config)
+        if opt.consent is not None or "training_data" not in ckpt.config:  # a consent given now, or a model
+            ckpt.config["training_data"] = training_record(  # trained before models recorded one
+                faceset_a, faceset_b, opt.consent if opt.consent is not None else
+                (ckpt.config.get("training_data") or {}).get("consent"))
         return Run(ckpt.config, ckpt, ckpt.iteration)
     if ckpt is not None:
         raise InputError(f"{model_dir} already holds a checkpoint (iteration {ckpt.iteration}); "
@@ -104,6 +109,7 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
         "expression_weight": opts.get("expression_weight", 0.0) if opt.expression_weight is None else opt.expression_weight,
         "expression_balance": opt.expression_balance,
         "input": "BGR float in [0,1], central `coverage` of the aligned face resized to `size`",
+        "training_data": training_record(faceset_a, faceset_b, opt.consent),
     }
     return Run(config, None, 0)
 

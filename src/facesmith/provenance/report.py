@@ -1,0 +1,96 @@
+"""What `facesmith verify` tells a person: a few lines per file, and `--report FILE.html` with each
+file's verdict and its per-frame watermark strength as a small inline SVG plot."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+from .. import atomic
+
+
+def describe(r: dict[str, Any]) -> str:
+    """The verdict on one file and what it rests on, in plain words."""
+    parts = [name for name, found in (("watermark", r["watermark"]["found"]), ("metadata", bool(r["metadata"])),
+                                      ("C2PA", r["c2pa"]["present"])) if found]
+    head = (f"{r['path']}: MARKED as made by facesmith (found: {', '.join(parts)})" if r["marked"]
+            else f"{r['path']}: not marked (no facesmith watermark, metadata or manifest found)")
+    return "\n  ".join([head, _watermark_line(r["watermark"]), _metadata_line(r["metadata"]), _c2pa_line(r["c2pa"])])
+
+
+def _watermark_line(wm: dict[str, Any]) -> str:
+    if wm["found"]:
+        p = wm["payload"]
+        mirrored = " (the picture is mirrored)" if wm["layer"].endswith("mirrored") else ""
+        return (f"watermark: found, format v{p['version']}{mirrored}, model {p['model']}; a clean file reads "
+                f"like this with probability {wm['false_positive_probability']:.1e}; in "
+                f"{wm['frames_marked']}/{wm['frames_checked']} frames, bit accuracy {wm['bit_accuracy']:.1%}, "
+                f"strength {wm['signal']:.2f} (1 = as embedded)")
+    seen = f"{wm['faces_checked']} faces in {wm['frames_checked']} frames"
+    if "check_bits_matched" in wm:
+        seen += f"; best reading {wm['check_bits_matched']}/32 check bits, as clean files read"
+    return f"watermark: none ({seen}; the test calls a clean file marked with probability <= " \
+           f"{wm['false_positive_rate']:.0e})"
+
+
+def _metadata_line(meta: dict[str, str] | None) -> str:
+    return "metadata: " + (", ".join(f"{k}={v}" for k, v in meta.items()) if meta else "none")
+
+
+def _c2pa_line(c: dict[str, Any]) -> str:
+    if not c["present"]:
+        return "C2PA: none" + (f" ({c['error']})" if c.get("error") else "")
+    state = "valid, trusted (signed with this installation's key)" if c["trusted"] else (
+        "valid, signed by a key this installation does not trust" if c["valid"] else
+        f"INVALID ({c.get('validation_state')}: {', '.join(map(str, c.get('errors') or []))[:200]})")
+    line = f"C2PA: {state}; content bound by {c.get('hash') or 'no hash'}"
+    ours = c.get("assertion") or {}
+    if ours.get("model_fingerprint"):
+        line += f"; {ours.get('action', 'face swap')} by model {ours['model_fingerprint']}"
+    for ing in ours.get("ingredients") or []:
+        line += f"; ingredient {ing.get('title')} (SHA-256 {str(ing.get('sha256'))[:12]}...)"
+    record = c.get("training_data")
+    if record:
+        sets = ", ".join(f"{f.get('name')} ({len(f.get('sources') or [])} sources)" for f in record.get("facesets", []))
+        consent = record.get("consent")
+        line += f"; trained on {sets}; consent: " + (f'"{consent}"' if consent else "none recorded")
+    return line
+
+
+def strength_svg(points: list[tuple[int, float]], width: int = 360, height: int = 90) -> str:
+    """Per-frame watermark strength (1 = as embedded, 0 = nothing) as an inline SVG line plot."""
+    if not points:
+        return ""
+    last = max(1, max(i for i, _ in points))
+    top = max(1.5, max(s for _, s in points))
+    pad = 6
+
+    def xy(i: int, s: float) -> str:
+        return (f"{pad + (width - 2 * pad) * i / last:.1f},"
+                f"{height - pad - (height - 2 * pad) * max(0.0, s) / top:.1f}")
+
+    one = height - pad - (height - 2 * pad) / top
+    line = " ".join(xy(i, s) for i, s in points)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
+            f'aria-label="watermark strength per frame">'
+            f'<rect width="{width}" height="{height}" fill="#fafafa" stroke="#ccc"/>'
+            f'<line x1="{pad}" x2="{width - pad}" y1="{one:.1f}" y2="{one:.1f}" stroke="#9c9" stroke-dasharray="4 3"/>'
+            f'<polyline points="{line}" fill="none" stroke="#c33" stroke-width="1.5"/>'
+            f'<text x="{pad + 2}" y="{one - 2:.1f}" font-size="9" fill="#585">1 = as embedded</text>'
+            f'<text x="{width - pad - 2}" y="{height - 2}" font-size="9" text-anchor="end">frame {last}</text></svg>')
+
+
+def write_report(path: Path, reports: list[dict[str, Any]]) -> None:
+    """An HTML page: per file its verdict lines and the per-frame strength plot (atomic write)."""
+    rows = []
+    for r in reports:
+        lines = describe(r).split("\n  ")
+        plot = strength_svg(r["watermark"].get("strength") or [])
+        rows.append(f"<section><h2>{html.escape(lines[0])}</h2><ul>"
+                    + "".join(f"<li>{html.escape(x)}</li>" for x in lines[1:])
+                    + "</ul>" + (f"<p>watermark strength per frame read:</p>{plot}" if plot else "") + "</section>")
+    page = ("<!doctype html><meta charset='utf-8'><title>facesmith verify</title>"
+            "<style>body{font:14px sans-serif;max-width:60em;margin:2em auto}h2{font-size:15px}</style>"
+            "<h1>facesmith verify</h1>" + "".join(rows))
+    atomic.write_bytes(path, page.encode())
