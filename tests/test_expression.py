@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 import facesmith
-from facesmith.face.expression import AlignedFaceMesh, mesh_expression
+from facesmith.face.mesh_expression import AlignedFaceMesh, mesh_expression
 from facesmith.models import create_model
 from facesmith.train.augment import batch_indices, plain_batch
 from facesmith.train.data import balanced_weights, load_faceset, prepare_face

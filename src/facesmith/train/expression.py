@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..face.expression import AlignedFaceMesh, mesh_expression
+from ..face.mesh_expression import AlignedFaceMesh, mesh_expression
 from .augment import plain_batch
 from .data import FaceSet
 
