@@ -18,6 +18,7 @@ from ..media.images import read_image
 from ..media.inputs import MediaSource
 from ..media.video import probe_video, read_frame_at
 from ..media.writer import write_image_file
+from ..spacing import evenly_spaced
 from .faces import DetectedFaces, StoredFaces
 from .output import OutputPlan
 
@@ -31,7 +32,7 @@ def _samples(sources: list[MediaSource], hashes: list[str], n: int) -> list[tupl
         if not len(picks):
             picks = np.array([0])
         return [(sources[0], hashes[0], int(i)) for i in picks]
-    picks = np.unique(np.linspace(0, len(sources) - 1, min(n, len(sources))).round().astype(int))
+    picks = evenly_spaced(len(sources), n)
     return [(sources[i], hashes[i], 0) for i in picks]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError, OutputError
 from ..options import add_options, options_of
+from ..spacing import evenly_spaced
 from . import metrics as m
 from .options import EvaluateOptions, EvaluateSummary
 from .walk import FrameWalk, expression_pose_summary, identity_summary, temporal_summary
@@ -56,11 +57,6 @@ def _check_report(path: Path, inputs: list[tuple[str, Path]], overwrite: bool) -
     if not path.parent.is_dir():
         raise OutputError(f"the folder {path.parent} does not exist; create it first or choose another --report")
     check_writable_dir(path.parent, create=False)
-
-
-def _spread(n: int, k: int) -> np.ndarray:
-    """Up to `k` evenly spaced indices into `n` items, first and last included."""
-    return np.unique(np.linspace(0, n - 1, min(k, n)).round().astype(int))
 
 
 def _source_centroid(folder: Path, embedder: Any) -> tuple[np.ndarray, int]:
@@ -146,8 +142,8 @@ def _walk(target: Path, swapped: Path, info: Any, opt: EvaluateOptions, embedder
     from .quality import CROPS
 
     wanted = np.arange(0, info.frame_count, opt.every)
-    sampled = set(wanted[_spread(len(wanted), opt.frames)].tolist())
-    crop_at = set(wanted[_spread(len(wanted), CROPS + 2)[1:-1]].tolist())  # inner frames: faces settled
+    sampled = set(wanted[evenly_spaced(len(wanted), opt.frames)].tolist())
+    crop_at = set(wanted[evenly_spaced(len(wanted), CROPS + 2)[1:-1]].tolist())  # inner frames: faces settled
     walk = FrameWalk((info.width, info.height), opt.every, sampled, crop_at, embedder)
     reader = FaceReader(smooth=False)  # as extract finds faces, unsmoothed: jitter is measured
     track_t, track_s = reader.tracker(), reader.tracker()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..face.identity_gate import Embed, IdentityGate
+from ..spacing import evenly_spaced
 from . import face_landmarks, list_faces, read_face
 
 # convert's and live's tracks are embedded on these frames (sparser than extract --ref's: a swap
@@ -19,7 +20,7 @@ def spread_faces(folder: Path, count: int) -> list[Path]:
     files = list_faces(folder)
     if not files:
         return []
-    return [files[i] for i in np.unique(np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int))]
+    return [files[i] for i in evenly_spaced(len(files), count)]
 
 
 def faceset_gate(folder: Path, threshold: float, samples: int = 5) -> IdentityGate:

@@ -11,6 +11,7 @@ import numpy as np
 from .. import atomic
 from ..errors import OutputError
 from ..face import SAME_PERSON_THRESHOLD
+from ..spacing import evenly_spaced
 from . import read_face, read_face_meta
 from .options import InspectOptions
 from .tools import embed_faces, face_size, faceset_files
@@ -42,7 +43,7 @@ def count_identities(embeddings: np.ndarray, threshold: float) -> list[int]:
 def contact_sheet(files: list[Path], path: Path, thumb: int = 96, columns: int = 12, limit: int = 240) -> int:
     """A grid of thumbnails (evenly spaced over the set when it has more than `limit`), each with its
     index in the folder's order; returns how many faces it shows."""
-    picks = np.unique(np.linspace(0, len(files) - 1, min(limit, len(files))).round().astype(int))
+    picks = evenly_spaced(len(files), limit)
     columns = min(columns, len(picks))
     rows = (len(picks) + columns - 1) // columns
     sheet = np.full((rows * (thumb + 2) + 2, columns * (thumb + 2) + 2, 3), 32, np.uint8)
@@ -88,7 +89,7 @@ def inspect_faceset(folder: str | Path, sheet: str | Path | None = None, identit
         "faces_on_sheet": shown,
     }
     if identities:
-        picks = np.unique(np.linspace(0, len(files) - 1, min(identity_sample, len(files))).round().astype(int))
+        picks = evenly_spaced(len(files), identity_sample)
         clusters = count_identities(embed_faces([files[i] for i in picks], desc="identities"), threshold)
         stats["identities"] = len(clusters)
         stats["identity_cluster_sizes"] = clusters
