@@ -67,6 +67,37 @@ def test_payload_v2_round_trip_check_and_soft_decoding() -> None:
     assert 20 <= np.mean([m["check_bits_matched"] for m in matched]) <= 28  # max of 2048 Bin(32, 1/2) ~ 25
 
 
+def test_claimed_strength_reads_the_named_models_mark_without_deciding(tmp_path: Path) -> None:
+    """Where the watermark is not found but the tags name a model, verify says how strongly that
+    model's mark reads per frame: ~1 for faces carrying it at full strength, ~0 for unmarked faces,
+    below 0 for another model's mark; nothing of it changes the decision."""
+    from facesmith.provenance import evidence, watermark
+
+    target = watermark.V2.target
+    sign = 2.0 * payload.encode_v2(FP) - 1.0
+    rng = np.random.default_rng(1)
+    marked = [(i, {"v2": target * sign + rng.normal(0, 0.3 * target, 64)}) for i in range(5)]
+    claimed = evidence.claimed_strength(marked, FP)
+    assert claimed["model"] == FP and [i for i, _ in claimed["strength"]] == list(range(5))
+    assert 0.85 <= claimed["signal"] <= 1.15, claimed
+    clean = [(i, {"v2": rng.normal(0, target, 64)}) for i in range(0, 40, 4)]
+    assert abs(evidence.claimed_strength(clean, FP)["signal"]) < 0.3
+    other = payload.encode_v2("0123abcd" * 5)
+    wrong = [(0, {"v2": target * (2.0 * other - 1.0)})]
+    assert evidence.claimed_strength(wrong, FP)["signal"] < 0.5
+    assert evidence.claimed_strength([], FP) == {} and evidence.claimed_strength([(0, {"v1": sign})], FP) == {}
+
+    from facesmith.provenance import report as readable
+
+    wm = {**evidence.decode_faces(clean, 40), "claimed": evidence.claimed_strength(clean, FP)}
+    assert not wm["found"]
+    r = {"path": "x.mp4", "marked": True, "watermark": wm, "metadata": {"model": FP}, "c2pa": {"present": False}}
+    assert f"the mark of model {FP[:8]}, which the file's tags name, reads at strength" in readable.describe(r)
+    page = tmp_path / "r.html"
+    readable.write_report(page, [r])
+    assert page.read_text().count("<polyline") == 1 and "named by the tags" in page.read_text()
+
+
 def test_model_fingerprint_hashes_latest_weights(tmp_path: Path) -> None:
     model = tmp_path / "model"
     for name, data in (("00000010", b"old"), ("00000020", b"new weights")):

@@ -104,7 +104,11 @@ def test_converted_clip_verifies_as_marked(model_and_clip: tuple[Path, Path], tm
     assert fingerprint[:8] in text or fingerprint in text, text
     assert "c2pa.hash.bmff.v3" in text and CONSENT in text
     page = report_file.read_text()
+    # the plot: the strength of the mark read, or where verify's own reading missed it, of the mark
+    # of the model the tags name (then said in words too)
     assert page.count("<svg") == 1 and "<polyline" in page and "consent" in page
+    if "watermark: none" in text:
+        assert f"the mark of model {fingerprint[:8]}" in text and "named by the tags" in page, text
     assert main(["verify", str(out), "--report", str(out)]) == 2  # never written over an input
 
 

@@ -54,6 +54,7 @@ class VerifyReport(TypedDict):
     kind: str  # image | video
     marked: bool  # any of the three below says facesmith made it
     watermark: dict[str, Any]  # "found", the frames and faces checked, and on a find the payload read
+    # (else, where the tags name a model, "claimed": how strongly that model's mark reads)
     metadata: dict[str, str] | None  # facesmith's synthetic-media tags in the container or image (falsy: none)
     c2pa: dict[str, Any]  # present, valid, trusted, validation_state, errors, assertion
 

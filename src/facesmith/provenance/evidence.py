@@ -136,15 +136,7 @@ def decode_faces(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]], fr
     if not mark["found"]:
         return result
     layer, bits = mark["layer"], mark["bits"]
-    sign = 2.0 * bits - 1.0
-    target = (watermark.V1 if layer == "v1" else watermark.V2).target
-    per_frame: dict[int, tuple[float, float]] = {}  # frame -> (best agreement, best strength)
-    for index, f in read:
-        if layer in f:
-            agree = float(((f[layer] > 0) == bits.astype(bool)).mean())
-            strength = float((f[layer] * sign).mean() / target)
-            a, s = per_frame.get(index, (0.0, -math.inf))
-            per_frame[index] = (max(a, agree), max(s, strength))
+    per_frame = frame_readings(read, layer, bits)
     carried = [a for a, _ in per_frame.values() if a >= CARRY_AGREEMENT]
     result.update(
         found=True, layer=layer, payload=mark["payload"], bits="".join(map(str, bits)),
@@ -155,6 +147,39 @@ def decode_faces(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]], fr
         bit_accuracy=round(float(np.mean(carried)) if carried else 0.0, 4),
         # mean correlation with the payload, 1.0 = as embedded
         signal=round(float(np.mean([s for _, s in per_frame.values()])), 3),
-        strength=[(i, round(s, 3)) for i, (_, s) in sorted(per_frame.items())],
+        strength=strength_series(per_frame),
     )
     return result
+
+
+def frame_readings(read: list[tuple[int, dict[str, np.ndarray]]], layer: str,
+                   bits: np.ndarray) -> dict[int, tuple[float, float]]:
+    """Per frame read, of its faces' readings in `layer`: (best share of `bits` read right, best
+    correlation with `bits`, 1.0 = as embedded)."""
+    sign = 2.0 * bits - 1.0
+    target = (watermark.V1 if layer == "v1" else watermark.V2).target
+    per_frame: dict[int, tuple[float, float]] = {}
+    for index, f in read:
+        if layer in f:
+            agree = float(((f[layer] > 0) == bits.astype(bool)).mean())
+            strength = float((f[layer] * sign).mean() / target)
+            a, s = per_frame.get(index, (0.0, -math.inf))
+            per_frame[index] = (max(a, agree), max(s, strength))
+    return per_frame
+
+
+def strength_series(per_frame: dict[int, tuple[float, float]]) -> list[tuple[int, float]]:
+    return [(i, round(s, 3)) for i, (_, s) in sorted(per_frame.items())]
+
+
+def claimed_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
+                     fingerprint: str) -> dict[str, Any]:
+    """How strongly each frame carries the v2 mark of the model a file's metadata or manifest names,
+    for a file whose watermark was not found: a description, never evidence (the decision above does
+    not look at it, so its false-positive rate is unchanged). Mean strength 0 = nothing of that mark."""
+    read = [(i, _as_layers(s)) for i, s in faces]
+    per_frame = frame_readings(read, "v2", payload.encode_v2(fingerprint))
+    if not per_frame:
+        return {}
+    return {"model": fingerprint, "signal": round(float(np.mean([s for _, s in per_frame.values()])), 3),
+            "strength": strength_series(per_frame)}

@@ -30,8 +30,13 @@ def _watermark_line(wm: dict[str, Any]) -> str:
     seen = f"{wm['faces_checked']} faces in {wm['frames_checked']} frames"
     if "check_bits_matched" in wm:
         seen += f"; best reading {wm['check_bits_matched']}/32 check bits, as clean files read"
-    return f"watermark: none ({seen}; the test calls a clean file marked with probability <= " \
+    line = f"watermark: none ({seen}; the test calls a clean file marked with probability <= " \
            f"{wm['false_positive_rate']:.0e})"
+    claimed = wm.get("claimed")
+    if claimed:
+        line += (f"; the mark of model {claimed['model'][:8]}, which the file's tags name, reads at strength "
+                 f"{claimed['signal']:.2f} (1 = as embedded, 0 = none of it)")
+    return line
 
 
 def _metadata_line(meta: dict[str, str] | None) -> str:
@@ -86,10 +91,16 @@ def write_report(path: Path, reports: list[dict[str, Any]]) -> None:
     rows = []
     for r in reports:
         lines = describe(r).split("\n  ")
-        plot = strength_svg(r["watermark"].get("strength") or [])
+        wm = r["watermark"]
+        if wm.get("strength"):
+            plot, caption = strength_svg(wm["strength"]), "watermark strength per frame read"
+        else:  # not found: the strength of the mark the tags name, when they name one
+            claimed = wm.get("claimed") or {}
+            plot = strength_svg(claimed.get("strength") or [])
+            caption = f"strength per frame read of the mark of model {str(claimed.get('model'))[:8]} (named by the tags)"
         rows.append(f"<section><h2>{html.escape(lines[0])}</h2><ul>"
                     + "".join(f"<li>{html.escape(x)}</li>" for x in lines[1:])
-                    + "</ul>" + (f"<p>watermark strength per frame read:</p>{plot}" if plot else "") + "</section>")
+                    + "</ul>" + (f"<p>{html.escape(caption)}:</p>{plot}" if plot else "") + "</section>")
     page = ("<!doctype html><meta charset='utf-8'><title>facesmith verify</title>"
             "<style>body{font:14px sans-serif;max-width:60em;margin:2em auto}h2{font-size:15px}</style>"
             "<h1>facesmith verify</h1>" + "".join(rows))

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import c2pa_manifest, image_tags, watermark
-from .evidence import decode_faces
+from .evidence import claimed_strength, decode_faces
 
 __all__ = ["MarkReader", "decode_faces", "read_marks", "verify", "verify_file"]
 from .metadata import parse_tags
@@ -75,6 +75,9 @@ def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
     metadata = _read_metadata(path, kind)
     manifest = c2pa_manifest.read(path)
     ours = manifest.get("generator") == "facesmith" or "assertion" in manifest
+    claimed = _claimed_model(metadata, manifest)
+    if not mark["found"] and claimed:
+        mark["claimed"] = claimed_strength(faces, claimed)
     return {
         "path": str(path),
         "kind": kind,
@@ -83,6 +86,14 @@ def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
         "metadata": metadata,
         "c2pa": manifest,
     }
+
+
+def _claimed_model(metadata: dict[str, str] | None, manifest: dict[str, Any]) -> str | None:
+    """The model fingerprint the file's metadata or C2PA manifest names, when it is one (hex)."""
+    named = (metadata or {}).get("model") or (manifest.get("assertion") or {}).get("model_fingerprint")
+    if isinstance(named, str) and len(named) >= 8 and all(c in "0123456789abcdefABCDEF" for c in named):
+        return named.lower()
+    return None
 
 
 def read_marks(path: Path, kind: str, reader: MarkReader | None = None,
