@@ -212,3 +212,24 @@ def test_keep_mouth_leaves_the_open_mouth_and_nothing_else(opening: float) -> No
 def test_keep_mouth_is_checked() -> None:
     with pytest.raises(InputError, match="--mouth"):
         BlendSettings(mouth="open").validate(False)
+
+
+@pytest.mark.parametrize("size", [64, 384])
+def test_a_face_drawn_at_the_frames_resolution_keeps_its_detail(size: int) -> None:
+    """A model that draws the face as finely as the frame (here: the frame's own face, cut at S px)
+    gets that detail pasted back; a 64 px one cannot have it (the Laplacian variance, which the
+    sharpness ratio of `evaluate` compares, in the face's core)."""
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (360, 480, 3), dtype=np.uint8), (0, 0), 0.7)
+    _, matrix64, hull = scene()
+    matrix = matrix64 * (size / SIZE)
+    drawn = cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_CUBIC if size > SIZE else cv2.INTER_AREA)
+    out = frame.copy()
+    paste_face(out, drawn, None, matrix, hull, BlendSettings(mask="hull", color="none").validate(False))
+    core = cv2.erode(hull_mask(frame.shape, hull).astype(np.uint8), np.ones((41, 41), np.uint8)) > 0
+
+    def detail(image: np.ndarray) -> float:
+        return float(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F)[core].var())
+
+    kept = detail(out) / detail(frame)
+    assert kept >= 0.8 if size > SIZE else kept <= 0.5, kept
