@@ -36,7 +36,9 @@ from facesmith.errors import InputError
 from facesmith.face import FaceReader
 from facesmith.live.controls import Controls, Settings
 from facesmith.live.mailbox import Closed, LatestSlot
+from facesmith.media.inputs import file_sha256
 from facesmith.media.video import iter_frames, probe_video
+from facesmith.models.checkpoint import describe
 from facesmith.provenance import verify, watermark
 from facesmith.provenance.verify import decode_faces
 
@@ -209,6 +211,9 @@ def test_file_at_real_time_pace(model: Path, clip: Path, tmp_path: Path, capsys:
     (report,) = verify([out])
     assert report["marked"] and report["metadata"]["model"] == summary["model_fingerprint"]
     assert report["c2pa"]["valid"]
+    # the manifest records what convert's do: the source file as the ingredient, the model's training data
+    assert report["c2pa"]["assertion"]["ingredients"] == [{"title": clip.name, "sha256": file_sha256(clip)}]
+    assert report["c2pa"]["training_data"] == describe(model)["training_data"] and report["c2pa"]["training_data"]
     wm = watermark_at_target_geometry(written, faces)
     assert wm["found"] and wm["bit_accuracy"] >= 0.95, wm
     assert main(["verify", "-q", str(out)]) == 0

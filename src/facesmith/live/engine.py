@@ -43,6 +43,7 @@ class LiveEngine:
         model, config = load_swap_model(model_dir, device)
         self.learns_mask = bool(model.config.get("learns_mask"))
         self.fingerprint = provenance.fingerprint_of(model.weights_sha256)
+        self.training_data = config.get("training_data")  # carried into recordings' manifests
         self.engine = FrameEngine(model, direction=direction, device=device, precision=precision,
                                   marker=provenance.Marker(self.fingerprint, enabled=watermark))
         self.watermark = watermark

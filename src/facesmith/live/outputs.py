@@ -34,12 +34,14 @@ class Outputs:
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True, name="facesmith-outputs")
 
-    def open(self, frame: LiveFrame, source: SourceSpec, rate: float, fingerprint: str, opt: Any) -> None:
+    def open(self, frame: LiveFrame, source: SourceSpec, rate: float, fingerprint: str, opt: Any,
+             training_data: dict[str, Any] | None = None) -> None:
+        """`training_data`: the model's training-data record (`train.record`), for recordings' manifests."""
         h, w = frame.image.shape[:2]
         for spec in self.specs:
             if spec.kind == "file":
                 self.sinks.append(FileSink(spec, source, w, h, rate, fingerprint=fingerprint, crf=opt.crf,
-                                           preset=opt.preset))
+                                           preset=opt.preset, training_data=training_data))
             elif spec.kind == "stream":
                 self.sinks.append(StreamSink(spec, w, h, rate, fingerprint=fingerprint))
             elif spec.kind == "vcam":

@@ -159,5 +159,5 @@ def _one_frame(engine: LiveEngine, controls: Controls, frame: LiveFrame, found: 
                capture: Capture, outputs: Outputs, stats: LiveStats, source: SourceSpec, opt: LiveOptions) -> None:
     faces = engine.swap(frame.index, frame.time, frame.image, found, controls.snapshot(), stages)
     if not outputs.opened:
-        outputs.open(frame, source, capture.rate, engine.fingerprint, opt)
+        outputs.open(frame, source, capture.rate, engine.fingerprint, opt, engine.training_data)
     outputs.submit(frame, stages, faces)

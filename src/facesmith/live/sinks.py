@@ -157,12 +157,14 @@ class FileSink:
     """A recording: staged beside its final name, finalized (tags, C2PA) and renamed on close."""
 
     def __init__(self, spec: OutputSpec, source: SourceSpec, width: int, height: int, rate: float, *,
-                 fingerprint: str, crf: float, preset: str):
+                 fingerprint: str, crf: float, preset: str, training_data: dict[str, Any] | None = None):
         from .. import provenance
 
         self.path = Path(spec.target)
         self.name = self.path.name
         self.fingerprint = fingerprint
+        self.source = source
+        self.training_data = training_data
         remove_stale_parts(self.path)  # a killed session's staging file
         self.staging = make_temp(self.path, ".part" + self.path.suffix)  # the mode open() would give
         self.dropped = 0
@@ -207,7 +209,7 @@ class FileSink:
                 self.writer.close(audio_until=self.last_time + 1 / self.rate)
             if not self.writer.frames:
                 raise OutputError(f"no frame reached {self.path.name}; nothing was written")
-            provenance.finalize_file(self.staging, self.fingerprint)
+            provenance.finalize_file(self.staging, self.fingerprint, title=self.path.name, record=self._record())
             os.replace(self.staging, self.path)
         finally:
             self.staging.unlink(missing_ok=True)
@@ -218,6 +220,16 @@ class FileSink:
         with contextlib.suppress(Exception):
             (self.writer.abort if hasattr(self.writer, "abort") else self.writer.close)()
         self.staging.unlink(missing_ok=True)
+
+    def _record(self) -> dict[str, Any]:
+        """The manifest's record: the model's training data and, for a file source, that file as the
+        ingredient (a camera or a stream has no file to name)."""
+        from .. import provenance
+        from ..media.inputs import file_sha256
+
+        source = Path(self.source.target)
+        ingredients = [(source.name, file_sha256(source))] if self.source.kind == "file" else []
+        return provenance.output_record({"training_data": self.training_data}, ingredients)
 
 
 class StreamSink:
