@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..face.align import crop_box, invert_matrix, transform_points, warp_face
+from ..face.align import crop_box, invert_matrix, matrix_scale, transform_points
 from ..media.warp import warp_crop
 from .blend import BlendSettings, paste_face
 from .frames import FaceJob, FaceResult, FrameJob
@@ -108,11 +108,10 @@ class FaceSwapper:
         the face (extract's own crops are bicubic there): after the reduction the two agree to 49 dB
         PSNR or better (two_people_720p), and the bicubic warp cost 8x as much (~1 ms a face)."""
         side = crop_box(face.crop_size, self.coverage)[1]
-        if side <= self.size:
-            if float(np.sqrt(abs(np.linalg.det(matrix[:, :2])))) >= 0.5:  # warpAffine has no area mode:
-                # shrinking a little, it is bilinear, which blurs what a fine model can keep
-                return warp_crop(image, matrix, self.size, flags=cv2.INTER_CUBIC, border=cv2.BORDER_REFLECT101)
-            return warp_face(image, matrix, self.size)
+        if side <= self.size:  # one warp: bicubic unless it shrinks 2x or more (bilinear: warpAffine
+            # has no area mode), since a bilinear warp blurs what a fine model can keep
+            fine = cv2.INTER_CUBIC if matrix_scale(matrix) >= 0.5 else cv2.INTER_LINEAR
+            return warp_crop(image, matrix, self.size, flags=fine, border=cv2.BORDER_REFLECT101)
         # reduced by 2x or more, the area average hides the bilinear warp's blur; less, it shows
         fine = cv2.INTER_CUBIC if side < 2 * self.size else cv2.INTER_LINEAR
         view = warp_crop(image, matrix * (side / self.size), side, flags=fine, border=cv2.BORDER_REFLECT101)

@@ -97,15 +97,19 @@ def rescale_matrix(matrix: np.ndarray, from_size: int, to_size: int) -> np.ndarr
     return np.asarray(matrix, np.float64) * (to_size / from_size)
 
 
+def matrix_scale(matrix: np.ndarray) -> float:
+    """How many output pixels a 2x3 affine `matrix` makes of one input pixel (per side)."""
+    return float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2]))))
+
+
 def warp_face(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """Cut the aligned face out of `frame`. Area-averaging when shrinking keeps small crops sharp
-    without aliasing; bicubic otherwise."""
+    """Cut the aligned face out of `frame`: bicubic where it enlarges. Where it shrinks the flag is
+    INTER_AREA, which `cv2.warpAffine` has no mode for: it samples bilinearly (the same pixels)."""
     import cv2
 
     from ..media.warp import warp_crop
 
-    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    interp = cv2.INTER_AREA if matrix_scale(matrix) < 1.0 else cv2.INTER_CUBIC
     return warp_crop(frame, matrix, size, flags=interp, border=cv2.BORDER_REFLECT101)
 
 

@@ -146,7 +146,7 @@ def decode_faces(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]], fr
         # read right on its own (1.0 = every bit of every such frame)
         bit_accuracy=round(float(np.mean(carried)) if carried else 0.0, 4),
         # mean correlation with the payload, 1.0 = as embedded
-        signal=round(float(np.mean([s for _, s in per_frame.values()])), 3),
+        signal=mean_strength(per_frame),
         strength=strength_series(per_frame),
     )
     return result
@@ -172,6 +172,10 @@ def strength_series(per_frame: dict[int, tuple[float, float]]) -> list[tuple[int
     return [(i, round(s, 3)) for i, (_, s) in sorted(per_frame.items())]
 
 
+def mean_strength(per_frame: dict[int, tuple[float, float]]) -> float:
+    return round(float(np.mean([s for _, s in per_frame.values()])), 3)
+
+
 def claimed_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
                      fingerprint: str) -> dict[str, Any]:
     """How strongly each frame carries the v2 mark of the model a file's metadata or manifest names,
@@ -181,5 +185,4 @@ def claimed_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]]
     per_frame = frame_readings(read, "v2", payload.encode_v2(fingerprint))
     if not per_frame:
         return {}
-    return {"model": fingerprint, "signal": round(float(np.mean([s for _, s in per_frame.values()])), 3),
-            "strength": strength_series(per_frame)}
+    return {"model": fingerprint, "signal": mean_strength(per_frame), "strength": strength_series(per_frame)}
