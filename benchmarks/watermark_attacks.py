@@ -12,7 +12,9 @@ into a new file, which is read as `verify` reads it (re-detected faces, 30 evenl
 - bit acc: mean over the faces found of the share of payload bits the face reads right on its own,
   and the share of faces reading >= 0.95;
 - verdict: whether the whole file verifies as marked with the right payload (`decode_faces`), and
-  the false-positive probability it reports (a clean file passes that test with that probability).
+  the false-positive probability it reports (a clean file passes that test with that probability);
+- named: the same file tested for the marking model's mark alone (`evidence.model_tests`, what
+  `verify --model` adds): the false-positive probability of that test, found when <= 1e-6.
 
 With --model MODEL_DIR the clips are converted by that model instead (the first --frames frames at
 30 fps, every face swapped): the output convert writes, marked by convert itself.
@@ -34,7 +36,7 @@ from facesmith import progress
 from facesmith.face import FaceReader
 from facesmith.media.images import read_image
 from facesmith.media.video import iter_frames
-from facesmith.provenance import Marker, model_fingerprint, payload, watermark
+from facesmith.provenance import Marker, evidence, model_fingerprint, payload, watermark
 from facesmith.provenance.attacks import ATTACKS, Attack, by_name, encode
 from facesmith.provenance.verify import MarkReader, decode_faces, read_marks
 
@@ -84,6 +86,7 @@ def measure(attack: Attack, frames: list[np.ndarray], marked_faces: int, folder:
     expected = payload.encode(fingerprint) if scheme.version == 1 else payload.encode_v2(fingerprint)
     faces, count = read_attacked(attack.apply(frames, fps, folder), reader)
     mark = decode_faces(faces, count)
+    (named,) = evidence.model_tests(faces, [fingerprint]) if scheme.version == 2 else [{"false_positive_probability": 1.0}]
     layers = ["v1"] if scheme.version == 1 else [mark.get("layer", "v2"), "v2"]
     layer = next(x for x in layers if x.startswith("v"))
     acc = np.array([((f[layer] > 0) == expected).mean() for _, f in faces]) if faces else np.zeros(1)
@@ -92,7 +95,7 @@ def measure(attack: Attack, frames: list[np.ndarray], marked_faces: int, folder:
             "bit_acc": float(acc.mean()), "faces_095": float((acc >= 0.95).mean()),
             "verdict": "MARKED" if right else ("WRONG" if mark["found"] else "not marked"),
             "p_fp": mark.get("false_positive_probability", mark["false_positive_rate"]),
-            "matched": mark.get("check_bits_matched", -1)}
+            "matched": mark.get("check_bits_matched", -1), "named_p": named["false_positive_probability"]}
 
 
 def main() -> None:
@@ -120,12 +123,12 @@ def main() -> None:
             fingerprint = model_fingerprint(args.model) if args.model else FINGERPRINT
             frames = [f.image for f in iter_frames(out)]
             print(f"\n{clip}: {len(frames)} frames, {marked_faces} faces marked")
-            print(f"{'attack':20s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} {'chk':>3s} {'s':>5s}")
+            print(f"{'attack':20s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} {'chk':>3s} {'named':>8s} {'s':>5s}")
             for name in args.attack:
                 start = time.perf_counter()
                 r = measure(by_name(name), frames, marked_faces, folder, reader, scheme, fps, fingerprint)
                 print(f"{r['attack']:20s} {r['faces']:>7s} {r['bit_acc']:8.3f} {r['faces_095']:7.0%} "
-                      f"{r['verdict']:>11s} {r['p_fp']:9.1e} {r['matched']:3d} {time.perf_counter() - start:5.1f}", flush=True)
+                      f"{r['verdict']:>11s} {r['p_fp']:9.1e} {r['matched']:3d} {r['named_p']:8.0e} {time.perf_counter() - start:5.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ Per file: every frame read as verify reads it (all faces, per layer); the whole-
 frames, whether anything decoded, the best candidate's matched check bits and its null p-value, and
 the decision's false-positive rate. Then the calibration: on every clean face, the v2 hard decision's
 matched check bits should be Binomial(32, 1/2) (mean 16, variance 8) and each soft bit's sign a fair
-coin; the best of 2048 candidates per file should match ~25 (`evidence.check_match_p`).
+coin; the best of 2048 candidates per file should match ~25 (`evidence.check_match_p`). And the
+test for a named model's mark (`evidence.model_tests`, verify --model) against --models random model
+fingerprints per file: none may be found, and its reported probability must be conservative (p <= a
+on at most a share a of the (file, model) pairs).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--every", type=int, default=1, help="read every Nth video frame (1: all)")
     ap.add_argument("--limit-frames", type=int, default=None)
+    ap.add_argument("--models", type=int, default=1000, help="random model fingerprints tested per file")
     args = ap.parse_args()
     progress.QUIET = True
     reader = MarkReader()
@@ -52,6 +56,8 @@ def main() -> None:
     hard_matches, signs = [], []
     false_files = false_frames = total_frames = total_faces = 0
     worst_p = 1.0
+    rng = np.random.default_rng(0)
+    named_p: list[float] = []
     start = time.perf_counter()
     for path in files:
         faces, frames = [], 0
@@ -70,6 +76,9 @@ def main() -> None:
         mark = evidence.decode_faces(faces, frames)
         false_files += mark["found"]
         worst_p = min(worst_p, mark.get("p_value", 1.0))
+        if faces:  # one model at a time, as `verify --model M` tests it
+            named_p += [evidence.model_tests(faces, [f"{k:08x}"])[0]["false_positive_probability"]
+                        for k in rng.integers(0, 2 ** 32, args.models)]
         if path.suffix.lower() == ".mp4" or mark["found"]:
             print(f"{path.relative_to(SHARED)}: {frames} frames, {len(faces)} faces, "
                   f"{'MARKED (false positive)' if mark['found'] else 'not marked'}, best candidate "
@@ -81,6 +90,11 @@ def main() -> None:
     print(f"false positives: {false_files} files, {false_frames} frames (of {total_frames}); "
           f"smallest whole-file null p-value {worst_p:.3f}; decision false-positive rate "
           f"{evidence.FALSE_POSITIVE_RATE:.1e} per file")
+    if named_p:
+        q = np.array(named_p)
+        print(f"named-model test, {len(q)} (file, random model) pairs: found {int((q <= evidence.MODEL_TEST_ALPHA).sum())}, "
+              f"smallest p {q.min():.1e}; share with p <= 0.01: {np.mean(q <= 0.01):.4f}, <= 0.1: {np.mean(q <= 0.1):.3f} "
+              f"(a calibrated bound: at most 0.01 and 0.1)")
     if len(m):
         print(f"per-face hard-decision check bits matched: mean {m.mean():.2f} (null 16), variance "
               f"{m.var():.2f} (null 8), max {m.max()} (null P(max >= that over {len(m)} faces) = "

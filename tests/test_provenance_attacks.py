@@ -18,7 +18,7 @@ import pytest
 from facesmith.face import FaceReader
 from facesmith.media.images import read_image
 from facesmith.media.video import iter_frames
-from facesmith.provenance import Marker, payload
+from facesmith.provenance import Marker, evidence, payload
 from facesmith.provenance.attacks import Attack, by_name, encode
 from facesmith.provenance.verify import MarkReader, decode_faces, read_marks
 
@@ -98,3 +98,15 @@ def test_mark_survives_on_104px_faces(two_people: list[np.ndarray], reader: Mark
                                       tmp_path: Path) -> None:
     mark, _ = _read(by_name(name), two_people, tmp_path, reader)
     _assert_marked(mark)
+
+
+@pytest.mark.parametrize("name", ["quarter size", "CRF28+half+crop10"])
+def test_named_model_found_on_104px_faces_after_heavy_attacks(two_people: list[np.ndarray], reader: MarkReader,
+                                                              name: str, tmp_path: Path) -> None:
+    """Where a blind decode has the fewest bits to work with (26-px faces), the mark of the model
+    named in advance (verify --model) is still found, and a model that did not make it is not."""
+    path = by_name(name).apply(two_people, FPS, tmp_path)
+    faces, _ = read_marks(path, "video", reader)
+    right, other = evidence.model_tests(faces, [FINGERPRINT, "0badc0de"])
+    assert right["found"] and right["false_positive_probability"] <= 1e-6, right
+    assert not other["found"] and other["false_positive_probability"] > 1e-3, other

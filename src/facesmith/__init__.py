@@ -54,17 +54,19 @@ class VerifyReport(TypedDict):
     kind: str  # image | video
     marked: bool  # any of the three below says facesmith made it
     watermark: dict[str, Any]  # "found", the frames and faces checked, and on a find the payload read
-    # (else, where the tags name a model, "claimed": how strongly that model's mark reads)
+    # and "models": per model named in advance (`models`, or the file's tags) whether its mark was found
     metadata: dict[str, str] | None  # facesmith's synthetic-media tags in the container or image (falsy: none)
     c2pa: dict[str, Any]  # present, valid, trusted, validation_state, errors, assertion
 
 
-def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30) -> list[VerifyReport]:
+def verify(paths: str | Path | Sequence[str | Path], max_frames: int = 30,
+           models: Sequence[str | Path] = ()) -> list[VerifyReport]:
     """Read the provenance marks (watermark, container tag, C2PA manifest) of media files and folders;
-    one report per file, as `facesmith verify --json` prints them (`max_frames`: its --frames)."""
+    one report per file, as `facesmith verify --json` prints them (`max_frames`: its --frames,
+    `models`: its --model, model folders or fingerprints whose mark is tested too)."""
     from .provenance.verify import verify as _verify
 
-    reports: list[Any] = _verify([paths] if isinstance(paths, (str, Path)) else paths, max_frames)
+    reports: list[Any] = _verify([paths] if isinstance(paths, (str, Path)) else paths, max_frames, models)
     return reports
 
 

@@ -22,6 +22,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="videos, images or folders of them")
     p.add_argument("--frames", type=int, default=30, metavar="N",
                    help="video frames read per file, evenly spaced (default 30)")
+    p.add_argument("--model", action="append", default=[], metavar="MODEL",
+                   help="also test for this model's mark (a model folder or its fingerprint; repeatable): "
+                        "finds it after attacks that leave too little of the mark to decode blind")
     p.add_argument("--report", metavar="FILE.html",
                    help="also write an HTML report: each file's verdict and its per-frame watermark strength")
     return p
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.frames < 1:
         raise InputError("--frames must be at least 1")
     report = _report_path(args.report, args.files) if args.report else None
-    reports = verify(args.files, max_frames=args.frames)
+    reports = verify(args.files, max_frames=args.frames, models=args.model)
     for r in reports:
         if not args.json:
             progress.log(describe(r))

@@ -33,6 +33,7 @@ CHASE_BITS = 11  # least reliable bits considered for flipping: 2^11 words per c
 MAX_CANDIDATES = 2048  # words tried in all (every layer and face subset): 2048 * 2^-32 = 4.8e-7
 V1_ATTEMPTS = 2
 FALSE_POSITIVE_RATE = MAX_CANDIDATES * 2.0 ** -payload.V2_CHECKED_BITS + V1_ATTEMPTS * 2.0 ** -payload.CHECKED_BITS
+MODEL_TEST_ALPHA = 1e-6  # model_tests: the mark of a named model is found at this false-positive probability
 # A frame "carries" the mark when one of its faces reads >= 80% of the payload's bits right:
 # P(>= 52 of 64 by chance) ~ 3e-7, so an unmarked face in a marked video is not counted.
 CARRY_AGREEMENT = 0.8
@@ -176,13 +177,50 @@ def mean_strength(per_frame: dict[int, tuple[float, float]]) -> float:
     return round(float(np.mean([s for _, s in per_frame.values()])), 3)
 
 
-def claimed_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
-                     fingerprint: str) -> dict[str, Any]:
-    """How strongly each frame carries the v2 mark of the model a file's metadata or manifest names,
-    for a file whose watermark was not found: a description, never evidence (the decision above does
-    not look at it, so its false-positive rate is unchanged). Mean strength 0 = nothing of that mark."""
+def model_tests(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
+                fingerprints: list[str]) -> list[dict[str, Any]]:
+    """Whether the faces carry the v2 mark of each model named in advance (verify --model, or the model
+    a file's own tags name), with a calibrated false-positive probability.
+
+    A named model is one hypothesis, not the 2^32 words a blind decode must tell apart, so far less of
+    the mark is needed: when an attack leaves too many bits wrong for the check bits to pass, the
+    summed soft bits can still agree with that model's word far beyond chance. Statistic: z, the
+    correlation of the summed soft bits (per layer: v2, v2 mirrored) with the word's signs, over
+    their norm. On a clean file each summed bit's sign is a fair coin independent of its magnitude
+    (as for the blind decode), so by Hoeffding's inequality P(z >= t) <= exp(-t^2 / 2); the
+    probability reported is that, times the layers and the models tested (union bound). The mark is
+    found when it is <= MODEL_TEST_ALPHA. Another model's mark reads as chance: two payloads differ
+    in ~32 bits.
+    """
     read = [(i, _as_layers(s)) for i, s in faces]
-    per_frame = frame_readings(read, "v2", payload.encode_v2(fingerprint))
+    layers = [(name, np.stack(found).sum(0)) for name in ("v2", "v2-mirrored")
+              if (found := [f[name] for _, f in read if name in f])]
+    out = []
+    for fingerprint in fingerprints:
+        sign = 2.0 * payload.encode_v2(fingerprint) - 1.0
+        best = (0.0, "v2")
+        for name, summed in layers:
+            norm = float(np.sqrt((summed * summed).sum()))
+            z = float((summed * sign).sum()) / norm if norm > 0 else 0.0
+            best = max(best, (z, name))
+        z, layer = best
+        p = min(1.0, len(layers) * len(fingerprints) * math.exp(-z * z / 2)) if z > 0 else 1.0
+        out.append({**named_strength(faces, fingerprint, layer), "model": fingerprint[:payload.V2_FP_HEX],
+                    "found": p <= MODEL_TEST_ALPHA, "layer": layer, "z": round(z, 3), "false_positive_probability": p})
+    return out
+
+
+def watermark_found(mark: dict[str, Any]) -> bool:
+    """The watermark was decoded, or a named model's mark was found in it."""
+    return bool(mark["found"] or any(t["found"] for t in mark.get("models", ())))
+
+
+def named_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
+                   fingerprint: str, layer: str = "v2") -> dict[str, Any]:
+    """How strongly each frame carries the mark of one model (in `layer`): the per-frame plot and mean
+    strength of `model_tests`. Mean strength 1 = as embedded, 0 = nothing of that mark."""
+    read = [(i, _as_layers(s)) for i, s in faces]
+    per_frame = frame_readings(read, layer, payload.encode_v2(fingerprint))
     if not per_frame:
         return {}
     return {"model": fingerprint, "signal": mean_strength(per_frame), "strength": strength_series(per_frame)}

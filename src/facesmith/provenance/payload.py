@@ -38,6 +38,7 @@ NBITS = 64
 CHECKED_BITS = 24  # v1: identifier + version + check, what random bits must match to pass `decode`
 V2_FP_BITS = 32
 V2_CHECKED_BITS = 32
+V2_FP_HEX = V2_FP_BITS // 4  # hex digits of a model fingerprint a v2 payload carries
 
 
 def _to_bits(value: int, n: int) -> list[int]:
@@ -78,7 +79,7 @@ def _v2_check(fp: int) -> int:
 
 def encode_v2(fingerprint: str) -> np.ndarray:
     """The 64 payload-v2 bits (uint8 0/1) for a hex model fingerprint."""
-    fp = int((fingerprint + "0" * 8)[: V2_FP_BITS // 4], 16)
+    fp = int((fingerprint + "0" * V2_FP_HEX)[:V2_FP_HEX], 16)
     return np.array(_to_bits(fp, V2_FP_BITS) + _to_bits(_v2_check(fp), V2_CHECKED_BITS), np.uint8)
 
 

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
+from .evidence import watermark_found
 
 
 def describe(r: dict[str, Any]) -> str:
     """The verdict on one file and what it rests on, in plain words."""
-    parts = [name for name, found in (("watermark", r["watermark"]["found"]), ("metadata", bool(r["metadata"])),
+    wm = r["watermark"]
+    parts = [name for name, found in (("watermark", watermark_found(wm)), ("metadata", bool(r["metadata"])),
                                       ("C2PA", r["c2pa"]["present"])) if found]
     head = (f"{r['path']}: MARKED as made by facesmith (found: {', '.join(parts)})" if r["marked"]
             else f"{r['path']}: not marked (no facesmith watermark, metadata or manifest found)")
-    return "\n  ".join([head, _watermark_line(r["watermark"]), _metadata_line(r["metadata"]), _c2pa_line(r["c2pa"])])
+    models = [_model_line(t) for t in wm.get("models", ())]
+    return "\n  ".join([head, _watermark_line(wm), *models, _metadata_line(r["metadata"]), _c2pa_line(r["c2pa"])])
 
 
 def _watermark_line(wm: dict[str, Any]) -> str:
@@ -30,12 +33,19 @@ def _watermark_line(wm: dict[str, Any]) -> str:
     seen = f"{wm['faces_checked']} faces in {wm['frames_checked']} frames"
     if "check_bits_matched" in wm:
         seen += f"; best reading {wm['check_bits_matched']}/32 check bits, as clean files read"
-    line = f"watermark: none ({seen}; the test calls a clean file marked with probability <= " \
+    return f"watermark: none decoded ({seen}; the test calls a clean file marked with probability <= " \
            f"{wm['false_positive_rate']:.0e})"
-    claimed = wm.get("claimed")
-    if claimed:
-        line += (f"; the mark of model {claimed['model'][:8]}, which the file's tags name, reads at strength "
-                 f"{claimed['signal']:.2f} (1 = as embedded, 0 = none of it)")
+
+
+_NAMED_BY = {"tags": "which the file's tags name", "given": "given with --model"}
+
+
+def _model_line(t: dict[str, Any]) -> str:
+    verdict = "FOUND" if t["found"] else "not found"
+    line = (f"mark of model {t['model']} ({_NAMED_BY[t['named_by']]}): {verdict}; a file without it reads like "
+            f"this with probability {t['false_positive_probability']:.1e} (z {t['z']:.1f})")
+    if "signal" in t:
+        line += f"; strength {t['signal']:.2f} (1 = as embedded, 0 = none of it)"
     return line
 
 
@@ -94,10 +104,12 @@ def write_report(path: Path, reports: list[dict[str, Any]]) -> None:
         wm = r["watermark"]
         if wm.get("strength"):
             plot, caption = strength_svg(wm["strength"]), "watermark strength per frame read"
-        else:  # not found: the strength of the mark the tags name, when they name one
-            claimed = wm.get("claimed") or {}
-            plot = strength_svg(claimed.get("strength") or [])
-            caption = f"strength per frame read of the mark of model {str(claimed.get('model'))[:8]} (named by the tags)"
+        else:  # not decoded: the strength of a named model's mark (the first found, else the first)
+            tests = wm.get("models") or [{}]
+            named = next((t for t in tests if t.get("found")), tests[0])
+            plot = strength_svg(named.get("strength") or [])
+            caption = (f"strength per frame read of the mark of model {named.get('model')} "
+                       f"({_NAMED_BY.get(named.get('named_by', ''), '')})")
         rows.append(f"<section><h2>{html.escape(lines[0])}</h2><ul>"
                     + "".join(f"<li>{html.escape(x)}</li>" for x in lines[1:])
                     + "</ul>" + (f"<p>{html.escape(caption)}:</p>{plot}" if plot else "") + "</section>")

@@ -2,7 +2,9 @@
 
 A file is *marked* when any of the three is found. The watermark is read from up to `max_frames`
 evenly spaced frames (all faces in each) and decided over the whole file (evidence.py: soft bits
-summed over faces, soft-decoded, with a false-positive probability <= 6e-7 for the whole test).
+summed over faces, soft-decoded, with a false-positive probability <= 6e-7 for the whole test). The
+mark of a model named in advance (`models`: given by the caller, or named by the file's own tags) is
+also tested on its own (`evidence.model_tests`), which finds it where too little is left to decode.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from . import c2pa_manifest, image_tags, watermark
-from .evidence import claimed_strength, decode_faces
+from . import c2pa_manifest, image_tags, payload, watermark
+from .evidence import decode_faces, model_tests, watermark_found
 
 __all__ = ["MarkReader", "decode_faces", "read_marks", "verify", "verify_file"]
 from .metadata import parse_tags
@@ -58,30 +60,49 @@ class MarkReader:
         return out
 
 
-def verify(paths: Sequence[str | Path], max_frames: int = MAX_FRAMES) -> list[dict[str, Any]]:
+def verify(paths: Sequence[str | Path], max_frames: int = MAX_FRAMES,
+           models: Sequence[str | Path] = ()) -> list[dict[str, Any]]:
     """One report per media file (folders expand to the media inside them); InputError on a path that
-    is missing or not an image or video."""
+    is missing or not an image or video. `models`: model folders or fingerprints whose mark is tested
+    on every file (`evidence.model_tests`)."""
     from ..media.inputs import expand_inputs
 
+    named = list(dict.fromkeys(model_to_test(m) for m in models))
     sources = expand_inputs(list(paths))
     reader = MarkReader()
-    return [verify_file(s.path, s.kind, reader, max_frames) for s in sources]
+    return [verify_file(s.path, s.kind, reader, max_frames, named) for s in sources]
+
+
+def model_to_test(value: str | Path) -> str:
+    """The payload fingerprint (8 hex digits) of a model folder, or of a fingerprint as written."""
+    path = Path(value)
+    if path.is_dir():
+        from .fingerprint import model_fingerprint
+
+        return model_fingerprint(path)[:payload.V2_FP_HEX]
+    fingerprint = _fingerprint(str(value))
+    if fingerprint is None:
+        raise InputError(f"--model {value}: give a model folder, or a model fingerprint (8 or more hex "
+                         "digits: the model= that verify reports for the model's outputs)")
+    return fingerprint
 
 
 def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
-                max_frames: int = MAX_FRAMES) -> dict[str, Any]:
+                max_frames: int = MAX_FRAMES, models: Sequence[str] = ()) -> dict[str, Any]:
     faces, frames = read_marks(path, kind, reader, max_frames)
     mark = decode_faces(faces, frames)
     metadata = _read_metadata(path, kind)
     manifest = c2pa_manifest.read(path)
     ours = manifest.get("generator") == "facesmith" or "assertion" in manifest
     claimed = _claimed_model(metadata, manifest)
-    if not mark["found"] and claimed:
-        mark["claimed"] = claimed_strength(faces, claimed)
+    named = [(m, "given") for m in models] + ([(claimed, "tags")] if claimed and claimed not in models else [])
+    if named:
+        tests = model_tests(faces, [m for m, _ in named])
+        mark["models"] = [{**t, "named_by": by} for t, (_, by) in zip(tests, named, strict=True)]
     return {
         "path": str(path),
         "kind": kind,
-        "marked": bool(mark["found"] or metadata or (manifest["present"] and ours)),
+        "marked": bool(watermark_found(mark) or metadata or (manifest["present"] and ours)),
         "watermark": mark,
         "metadata": metadata,
         "c2pa": manifest,
@@ -89,10 +110,15 @@ def verify_file(path: Path, kind: str, reader: MarkReader | None = None,
 
 
 def _claimed_model(metadata: dict[str, str] | None, manifest: dict[str, Any]) -> str | None:
-    """The model fingerprint the file's metadata or C2PA manifest names, when it is one (hex)."""
+    """The payload fingerprint of the model the file's metadata or C2PA manifest names, if it names one."""
     named = (metadata or {}).get("model") or (manifest.get("assertion") or {}).get("model_fingerprint")
-    if isinstance(named, str) and len(named) >= 8 and all(c in "0123456789abcdefABCDEF" for c in named):
-        return named.lower()
+    return _fingerprint(named) if isinstance(named, str) else None
+
+
+def _fingerprint(text: str) -> str | None:
+    text = text.strip().lower()
+    if len(text) >= payload.V2_FP_HEX and all(c in "0123456789abcdef" for c in text):
+        return text[:payload.V2_FP_HEX]
     return None
 
 
