@@ -197,7 +197,8 @@ def model_tests(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
               if (found := [f[name] for _, f in read if name in f])]
     out = []
     for fingerprint in fingerprints:
-        sign = 2.0 * payload.encode_v2(fingerprint) - 1.0
+        word = payload.encode_v2(fingerprint)
+        sign = 2.0 * word - 1.0
         best = (0.0, "v2")
         for name, summed in layers:
             norm = float(np.sqrt((summed * summed).sum()))
@@ -205,22 +206,15 @@ def model_tests(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
             best = max(best, (z, name))
         z, layer = best
         p = min(1.0, len(layers) * len(fingerprints) * math.exp(-z * z / 2)) if z > 0 else 1.0
-        out.append({**named_strength(faces, fingerprint, layer), "model": fingerprint[:payload.V2_FP_HEX],
-                    "found": p <= MODEL_TEST_ALPHA, "layer": layer, "z": round(z, 3), "false_positive_probability": p})
+        test = {"model": fingerprint[:payload.V2_FP_HEX], "found": p <= MODEL_TEST_ALPHA, "layer": layer,
+                "z": round(z, 3), "false_positive_probability": p}
+        per_frame = frame_readings(read, layer, word)  # the per-frame plot: 1 = as embedded
+        if per_frame:
+            test.update(signal=mean_strength(per_frame), strength=strength_series(per_frame))
+        out.append(test)
     return out
 
 
 def watermark_found(mark: dict[str, Any]) -> bool:
     """The watermark was decoded, or a named model's mark was found in it."""
     return bool(mark["found"] or any(t["found"] for t in mark.get("models", ())))
-
-
-def named_strength(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
-                   fingerprint: str, layer: str = "v2") -> dict[str, Any]:
-    """How strongly each frame carries the mark of one model (in `layer`): the per-frame plot and mean
-    strength of `model_tests`. Mean strength 1 = as embedded, 0 = nothing of that mark."""
-    read = [(i, _as_layers(s)) for i, s in faces]
-    per_frame = frame_readings(read, layer, payload.encode_v2(fingerprint))
-    if not per_frame:
-        return {}
-    return {"model": fingerprint, "signal": mean_strength(per_frame), "strength": strength_series(per_frame)}
