@@ -233,3 +233,34 @@ def test_a_face_drawn_at_the_frames_resolution_keeps_its_detail(size: int) -> No
 
     kept = detail(out) / detail(frame)
     assert kept >= 0.8 if size > SIZE else kept <= 0.5, kept
+
+
+@pytest.mark.parametrize("color", ["reinhard", "seamless"])
+def test_what_covers_the_face_stays_and_does_not_colour_the_swap(color: str) -> None:
+    """`visible` (model space, 0 where something covers the face): the frame's own pixels there, the
+    rest of the face swapped, and the colour match reads only the uncovered face."""
+    frame, matrix, hull = scene()
+    frame[:, 240:] = (20, 20, 230)  # the right half of the face is covered by something red
+    visible = np.ones((SIZE, SIZE), np.float32)
+    covered_x = transform_points(np.array([[240.0, 170.0]]), matrix)[0, 0]  # frame x=240 in model px
+    visible[:, int(np.ceil(covered_x)):] = 0
+    face = face_pixels((40, 200, 90))
+    settings = BlendSettings(mask="hull", erode=4, feather=8, color=color).validate(False)
+    original = face_pixels((128, 128, 128))  # the model's input: the face, red where it is covered
+    original[visible == 0] = (20, 20, 230)
+    plain, kept, ref = frame.copy(), frame.copy(), frame.copy()
+    paste_face(plain, face, None, matrix, hull, settings, original)
+    paste_face(kept, face, None, matrix, hull, settings, original, visible=visible)
+    paste_face(ref, face, None, matrix, hull, settings, face_pixels((128, 128, 128)))
+    inside = hull_mask(frame.shape, hull) & (cv2.erode(hull_mask(frame.shape, hull).astype(np.uint8),
+                                                       np.ones((41, 41), np.uint8)) > 0)
+    right, left = inside.copy(), inside.copy()
+    right[:, :240 + 8 + 8 + 2] = False  # clear of the erode and the feather
+    left[:, 240 - 8 - 8 - 2:] = False
+    assert right.sum() > 2000 and left.sum() > 2000
+    assert np.array_equal(kept[right], frame[right])  # the covering thing is still in front
+    assert not np.array_equal(plain[right], frame[right])
+    assert (kept[left] != frame[left]).any(axis=1).mean() > 0.5  # the uncovered half is swapped
+    if color == "reinhard":  # the match reads the grey face, not the red in front of it
+        assert np.abs(kept[left].astype(int) - ref[left]).max() <= 1
+        assert np.abs(plain[left].astype(int) - ref[left]).mean() > 3

@@ -170,7 +170,11 @@ def test_controls_validate_before_changing() -> None:
     assert controls.snapshot().feather == 13
     assert controls.key("o") and controls.snapshot().mouth == "keep"
     assert controls.update(mouth="swap").mouth == "swap"
-    assert controls.key("x") is None and not controls.quit.is_set()
+    assert controls.key("x") and controls.snapshot().occlusion is True
+    assert controls.update(occlusion="off").occlusion is False
+    with pytest.raises(InputError):
+        controls.update(occlusion="sometimes")
+    assert controls.key("z") is None and not controls.quit.is_set()
     controls.key("q")
     assert controls.quit.is_set()
 
@@ -298,7 +302,8 @@ def test_preview_controls_and_virtual_camera(model: Path, clip: Path, capsys: py
     assert code == 0, err
     off_from = seen["off_from"]
     assert summary["settings"] == {"swap": False, "mask": "auto", "color": "histogram", "erode": None,
-                                   "feather": 6.0, "faces": "largest", "mouth": "swap"}
+                                   "feather": 6.0, "faces": "largest", "mouth": "swap",
+                                   "occlusion": False}
     assert summary["setting_changes"] == 2
     # the virtual camera got every output frame; swapped until the swap was turned off, then untouched
     sent = RecordingCamera.frames

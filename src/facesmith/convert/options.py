@@ -44,6 +44,8 @@ class ConvertOptions:
     sharpen: float = option(0.0, "unsharp-mask amount, 0..5 (default %(default)s)", metavar="AMOUNT")
     mouth: str = option("swap", "keep: where the target opens its mouth, its own teeth and tongue stay (for a "
                                 "source that rarely opens its mouth; default %(default)s)", choices=MOUTHS)
+    occlusion: bool = option(False, "keep what covers the target's face (a hand, a pen, hair) in front of the "
+                                    "swapped face (a small shipped network finds it, ~1 ms a face)")
     smooth: int = option(2, "average each face's alignment over +-N frames against jitter (0: off; default "
                             "%(default)s)", metavar="N")
     all_faces: bool = option(False, "swap every face, not only those that look like the trained identity")
@@ -87,10 +89,12 @@ class ConvertOptions:
     def blend(self) -> BlendSettings:
         from ..engine.blend import BlendSettings
 
-        return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen, self.mouth)
+        return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen, self.mouth,
+                             self.occlusion)
 
 
-BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "mouth", "smooth", "all_faces", "threshold")
+BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "mouth", "occlusion", "smooth", "all_faces",
+                 "threshold")
 OUTPUT_OPTIONS = ("crf", "preset", "overwrite", "allow_empty", "watermark")
 
 

@@ -47,6 +47,7 @@ class BlendSettings:
     color: str = "reinhard"
     sharpen: float = 0.0  # unsharp-mask amount (0: off)
     mouth: str = "swap"  # swap | keep (the target's mouth interior, between its inner lips, stays)
+    occlusion: bool = False  # what covers the target's face (face/occlusion.py) stays in front
 
     def validate(self, learns_mask: bool) -> BlendSettings:
         if self.mask not in MASKS:
@@ -155,18 +156,20 @@ MASK_SIDE = 96  # masks are built at about this resolution, then upsampled (they
 
 def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, matrix: np.ndarray,
                hull: np.ndarray, settings: BlendSettings, original: np.ndarray | None = None,
-               points: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+               points: np.ndarray | None = None, visible: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
     """Blend `face` (S x S uint8 BGR, model output) into `frame` in place.
 
     `matrix` maps frame pixels to model pixels, `learned` is the model's S x S mask in [0, 1] (or
     None), `hull` the face polygon in frame pixels, `original` the model's input (the original face
-    in model space; needed by face-space colour matchers, else they match against the frame).
+    in model space; needed by face-space colour matchers, else they match against the frame),
+    `visible` where nothing covers the original face (S x S in [0, 1], or None: everywhere).
     Returns the region that may have changed.
     """
     size = face.shape[0]
     face_space = settings.color not in FRAME_SPACE and original is not None
     if face_space and settings.color != "none":
-        face = COLOR_MATCHERS[settings.color](face, original, _face_space_mask(matrix, hull, learned, size))
+        sel = _face_space_mask(matrix, hull, learned, size, visible)
+        face = COLOR_MATCHERS[settings.color](face, original, sel)
     region = face_region(matrix, size, frame.shape)
     if region is None:
         return None
@@ -180,7 +183,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     feather = 0.08 * face_width if settings.feather is None else settings.feather
 
     alpha, sel, (sx0, sy0, sx1, sy1) = _masks(shifted, square, hull - (x0, y0), learned, size, (bh, bw), erode,
-                                              feather, settings.mask)
+                                              feather, settings.mask, visible)
     if alpha is None:
         return None
     # from here on only the part of the box the mask reaches
@@ -200,12 +203,15 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     return x0, y0, x1, y1
 
 
-def _face_space_mask(matrix: np.ndarray, hull: np.ndarray, learned: np.ndarray | None, size: int) -> np.ndarray:
+def _face_space_mask(matrix: np.ndarray, hull: np.ndarray, learned: np.ndarray | None, size: int,
+                     visible: np.ndarray | None = None) -> np.ndarray:
     """Where colours are compared in model space: the hull, shrunk a little (no background), within
-    the learned mask when there is one."""
+    the learned mask when there is one, and not where something covers the face (a hand's colour is
+    not the face's)."""
     mask = _fill((size, size), transform_points(hull, matrix))
-    if learned is not None:
-        mask = cv2.min(mask, np.where(learned > 0.5, 255, 0).astype(np.uint8))
+    for m in (learned, visible):
+        if m is not None:
+            mask = cv2.min(mask, np.where(m > 0.5, 255, 0).astype(np.uint8))
     return cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=max(1, size // 32))
 
 
@@ -233,8 +239,8 @@ def _warp_back(face: np.ndarray, shifted: np.ndarray, shape: tuple[int, int], fa
 
 
 def _masks(shifted: np.ndarray, square: np.ndarray, hull: np.ndarray, learned: np.ndarray | None, size: int,
-           shape: tuple[int, int], erode: float, feather: float,
-           kind: str) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int, int, int]]:
+           shape: tuple[int, int], erode: float, feather: float, kind: str,
+           visible: np.ndarray | None = None) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int, int, int]]:
     """(alpha float32 in [0, 1], selection uint8 0/255, their rectangle (x0, y0, x1, y1) in the box),
     or (None, _, _) when the mask is empty.
 
@@ -255,22 +261,30 @@ def _masks(shifted: np.ndarray, square: np.ndarray, hull: np.ndarray, learned: n
         ok, overlap = cv2.intersectConvexConvex(square.astype(np.float32), hull.astype(np.float32))
         mask = _fill((lh, lw), low(overlap.reshape(-1, 2).astype(np.float64))) if ok > 0 and overlap is not None \
             else np.zeros((lh, lw), np.uint8)
+    to_model = shifted * 1.0
+    to_model[:, :2] = shifted[:, :2] * f
+    to_model[:, 2] = shifted[:, :2] @ (0.5 * (f - 1), 0.5 * (f - 1)) + shifted[:, 2]  # low px -> model px
+
+    def from_model(m: np.ndarray) -> np.ndarray:  # an S x S mask in [0, 1] on the low grid
+        u8 = np.clip(m * 255 + 0.5, 0, 255).astype(np.uint8)
+        return cv2.warpAffine(u8, to_model, (lw, lh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
     if kind in ("learned", "both") and learned is not None:
-        to_model = shifted * 1.0
-        to_model[:, :2] = shifted[:, :2] * f
-        to_model[:, 2] = shifted[:, :2] @ (0.5 * (f - 1), 0.5 * (f - 1)) + shifted[:, 2]  # low px -> model px
-        learned_u8 = np.clip(learned * 255 + 0.5, 0, 255).astype(np.uint8)
-        warped = cv2.warpAffine(learned_u8, to_model, (lw, lh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = from_model(learned)
         mask = cv2.min(mask, warped) if kind == "both" else cv2.min(inside, warped)
     mask = _grow(mask, -erode / f)
     mask = cv2.min(mask, _fill((lh, lw), low(_shrunk(square, feather + 2 * f))))
-    if not cv2.countNonZero(mask):
-        return None, mask, (0, 0, 0, 0)
     alpha = mask.astype(np.float32) * (1 / 255)
     k = 2 * round(feather / f) + 1
     if k > 1:
         alpha = cv2.GaussianBlur(alpha, (k, k), 0, borderType=cv2.BORDER_REPLICATE)
+    if visible is not None:  # cut after the feather: an occluder's edge is sharp, and the face runs up to it
+        uncovered = _uncovered(from_model(visible), float(np.linalg.norm(square[1] - square[0])) / f)
+        mask = cv2.min(mask, uncovered)
+        alpha = np.minimum(alpha, uncovered.astype(np.float32) * (1 / 255))
+    if not cv2.countNonZero(mask):
+        return None, mask, (0, 0, 0, 0)
     qx, qy, qw, qh = cv2.boundingRect((alpha > 0).astype(np.uint8))
     qx0, qy0, qx1, qy1 = max(qx - 1, 0), max(qy - 1, 0), min(qx + qw + 1, lw), min(qy + qh + 1, lh)
     rect = (qx0 * f, qy0 * f, min(qx1 * f, bw), min(qy1 * f, bh))  # the upsampled alpha is 0 outside
@@ -280,6 +294,20 @@ def _masks(shifted: np.ndarray, square: np.ndarray, hull: np.ndarray, learned: n
     sel = cv2.resize(mask[qy0:qy1, qx0:qx1], up, interpolation=cv2.INTER_NEAREST)[full]
     _, sel = cv2.threshold(sel, 127, 255, cv2.THRESH_BINARY)
     return np.ascontiguousarray(alpha), np.ascontiguousarray(sel), rect
+
+
+# what covers a face is cut out grown by this share of the face's width (the network reads a 64 px
+# view: its edge is a pixel or two off there), with an edge as soft as that margin
+OCCLUDER_MARGIN = 0.015
+
+
+def _uncovered(visible: np.ndarray, face_width: float) -> np.ndarray:
+    """uint8: 255 where nothing covers the face, 0 over an occluder grown by OCCLUDER_MARGIN, and a
+    soft edge of about that width between (all in the pixels of `visible`)."""
+    margin = OCCLUDER_MARGIN * face_width
+    out = _grow(visible, -margin)
+    k = 2 * round(margin) + 1
+    return cv2.GaussianBlur(out, (k, k), 0, borderType=cv2.BORDER_REPLICATE) if k > 1 else out
 
 
 # inner-lip gap in eye distances over which the hole fades in: 68-point landmarkers put closed lips

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..face.align import crop_box, invert_matrix, matrix_scale, transform_points
+from ..face.align import crop_box, invert_matrix, matrix_scale, transform_points, view_matrix
 from ..media.warp import warp_crop
 from .blend import BlendSettings, paste_face
 from .frames import FaceJob, FaceResult, FrameJob
@@ -96,10 +96,7 @@ class FaceSwapper:
 
     def model_matrix(self, face: FaceJob) -> np.ndarray:
         """2x3 taking frame pixels to the model's input pixels."""
-        offset, side = crop_box(face.crop_size, self.coverage)
-        m = face.unit * face.crop_size
-        m[:, 2] -= offset
-        return m * (self.size / side)
+        return view_matrix(face.unit, face.crop_size, self.coverage, self.size)
 
     def crop(self, image: np.ndarray, face: FaceJob, matrix: np.ndarray) -> np.ndarray:
         """The model's view of a face, made as training made it: the aligned crop at its extracted
@@ -136,12 +133,23 @@ class FaceSwapper:
         t0 = time.perf_counter()
         faces = [(fi, face) for fi, job in enumerate(frames) for face in job.faces]
         matrices = [self.model_matrix(face) for _, face in faces]
-        out, masks, crops = None, None, []
+        out, masks, crops, visible = None, None, [], None
         if faces:
             crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
             out, masks = self.render(crops)
+            if self.blend.occlusion:
+                visible = self.visible(crops)
         self.stats.model_seconds += time.perf_counter() - t0
-        return Inferred(frames, faces, matrices, out, masks, crops)
+        return Inferred(frames, faces, matrices, out, masks, crops, visible)
+
+    def visible(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(N, S, S) float32: where nothing covers each original face (1) and where something does (0)."""
+        from ..face.occlusion import covered, load_occlusion_net
+
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
+        p = covered(x, load_occlusion_net()).numpy()
+        # a dead zone: unsure pixels (p < 0.3) stay swapped, so a clean face is not speckled with its own
+        return np.clip((0.7 - p) / 0.4, 0, 1).astype(np.float32)
 
     def paste(self, inferred: Inferred, done: Callable[[FrameJob, list[FaceResult]], None]) -> None:
         """Blend the model's faces into their frames (in place). `done(frame, faces)` is called for
@@ -158,11 +166,15 @@ class FaceSwapper:
                 face, m, crop = inferred.faces[k][1], inferred.matrices[k], inferred.crops[k]
                 hull = transform_points(face.hull, invert_matrix(face.unit))
                 learned = inferred.masks[k] if inferred.masks is not None else None
+                visible = inferred.visible[k] if inferred.visible is not None and blend.occlusion else None
                 if self.scale > 1:  # the upscaler's output: matrix to its pixels, colour reference at its size
                     m = m * self.scale
                     m[:, 2] += 0.5 * (self.scale - 1)  # pixel centres: u = k * p + (k - 1) / 2
-                    crop = cv2.resize(crop, inferred.out[k].shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
-                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop, face.points)
+                    out_side = inferred.out[k].shape[:2][::-1]
+                    crop = cv2.resize(crop, out_side, interpolation=cv2.INTER_CUBIC)
+                    if visible is not None:
+                        visible = cv2.resize(visible, out_side, interpolation=cv2.INTER_LINEAR)
+                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop, face.points, visible)
                 results.append(FaceResult(face.track, face.points, region is not None, region))
             swapped = sum(r.swapped for r in results)
             self.stats.faces_swapped += swapped
@@ -179,4 +191,5 @@ class Inferred:
     out: np.ndarray | None
     masks: np.ndarray | None
     crops: list[np.ndarray]  # the model's inputs: the original faces in model space
+    visible: np.ndarray | None = None  # (N, S, S) where nothing covers each original face (--occlusion)
 

@@ -144,3 +144,12 @@ def crop_box(face_size: int, coverage: float) -> tuple[int, int]:
     """(offset, side) of the central `coverage` part of an aligned face of `face_size` px."""
     side = round(face_size * coverage)
     return (face_size - side) // 2, side
+
+
+def view_matrix(unit: np.ndarray, crop_size: int, coverage: float, size: int) -> np.ndarray:
+    """2x3 taking frame pixels to a model's `size` px view of a face: the central `coverage` of its
+    aligned crop (`unit`: frame -> crop in [0, 1]) as cut at `crop_size` px, the way training saw it."""
+    offset, side = crop_box(crop_size, coverage)
+    m = unit * crop_size
+    m[:, 2] -= offset
+    return m * (size / side)

@@ -6,7 +6,7 @@ restarts). `update(**changes)` validates everything before changing anything.
 
 Keys on a terminal (stdin a TTY): `s` swap on/off, `m` next mask, `c` next colour, `e`/`E` erode
 -1/+1 px, `f`/`F` feather -1/+1 px, `o` the target's own open mouth kept or
-not, `w` which face (largest, all, identity), `q` quit.
+not, `x` what covers the face kept in front or not, `w` which face (largest, all, identity), `q` quit.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..options import option, same_as
 
 FACE_CHOICES = ("largest", "all", "identity")
-KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, w which face, q quit"
+KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, x occlusion, w which face, q quit"
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Settings:
     erode: float | None = same_as(ConvertOptions, "erode")  # px; None: 3% of the face
     feather: float | None = same_as(ConvertOptions, "feather")  # px; None: 8% of the face
     mouth: str = same_as(ConvertOptions, "mouth")
+    occlusion: bool = same_as(ConvertOptions, "occlusion")
     swap: bool = option(True, "start with the swap turned off", flag="--swap-off")
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,6 +111,8 @@ class Controls:
             new = self.update(color=_next(COLORS, s.color))
         elif key == "o":
             new = self.update(mouth=_next(MOUTHS, s.mouth))
+        elif key == "x":
+            new = self.update(occlusion=not s.occlusion)
         elif key == "w":
             new = self.update(faces=_next(self.face_choices, s.faces))
         elif key in step:
@@ -127,12 +130,12 @@ def _next(choices: tuple[str, ...], current: str) -> str:
 
 
 def _parse(name: str, value: Any) -> Any:
-    if name == "swap":
+    if name in ("swap", "occlusion"):
         if isinstance(value, bool):
             return value
         text = str(value).lower()
         if text not in ("1", "0", "true", "false", "on", "off", "yes", "no"):
-            raise InputError(f"swap must be on or off, not {value!r}")
+            raise InputError(f"{name} must be on or off, not {value!r}")
         return text in ("1", "true", "on", "yes")
     if name in ("erode", "feather"):
         if value is None or str(value).lower() in ("", "auto", "none"):

@@ -22,6 +22,7 @@ CONFIG = s.obj(
      "multiscale": s.boolean(), "augment": s.mapping(s.anything(3), max_items=64), "gan": s.number(0, 1e6),
      "holdout": s.number(0, 1), "faceset_a": s.string(), "faceset_b": s.string(), "input": s.string(),
      "expression_weight": s.number(0, 1e6), "expression_balance": s.number(0, 4),
+     "occlusion": s.boolean(),
      # carried into every output's C2PA manifest (train/record.py)
      "training_data": s.obj({"facesets": s.list_of(s.obj({
          "side": s.string(8), "name": s.string(), "sources": s.list_of(s.obj(

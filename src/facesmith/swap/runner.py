@@ -227,6 +227,8 @@ def _split_options(options: dict[str, Any]) -> tuple[SwapOptions, dict[str, Any]
     unknown = sorted(set(rest) - {f.name for f in dataclasses.fields(ConvertOptions)})
     if unknown:
         raise TypeError(f"swap() got unexpected keyword arguments: {', '.join(unknown)}")
+    if rest.get("occlusion"):  # what covers a face stays the target's at convert: nor is it learned as face
+        train["occlusion"] = True
     return opt, train, rest
 
 

@@ -40,6 +40,7 @@ class FaceSet:
     openness: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (eye, mouth), 68 points
     sample_weights: np.ndarray | None = None  # expression-balanced sampling (sampling.py); None: epochs
     expression: np.ndarray | None = None  # (N, 4) mesh readings for the expression loss (expression.py)
+    occlusion: bool = False  # masks leave out what covers each face (prepare_face)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -49,7 +50,7 @@ class FaceSet:
         idx = np.asarray(idx)
         if self.images is not None:
             return self.images[idx], self.masks[idx], self.regions[idx]  # type: ignore[index]
-        faces = [prepare_face(self.paths[i], self.size, self.coverage) for i in idx]
+        faces = [prepare_face(self.paths[i], self.size, self.coverage, self.occlusion) for i in idx]
         return tuple(np.stack([f[k] for f in faces]) for k in range(3))  # type: ignore[return-value]
 
     def subset(self, idx: Sequence[int]) -> FaceSet:
@@ -60,7 +61,7 @@ class FaceSet:
 
         return FaceSet([self.paths[i] for i in idx], self.size, self.coverage, self.frames[idx],
                        pick(self.images), pick(self.masks), pick(self.regions), self.lab_stats[idx],
-                       self.openness[idx], pick(self.sample_weights), pick(self.expression))
+                       self.openness[idx], pick(self.sample_weights), pick(self.expression), self.occlusion)
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -74,8 +75,11 @@ def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def prepare_face(path: Path, size: int, coverage: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Decode a face file and cut the model's view: central coverage, resized to `size`."""
+def prepare_face(path: Path, size: int, coverage: float,
+                 occlusion: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode a face file and cut the model's view: central coverage, resized to `size`. `occlusion`:
+    the mask leaves out what covers the face (hair across it, a hand: face/occlusion.py), so the loss
+    weighs it as background and the model does not learn it as part of the face."""
     image, meta = read_face(path)
     full = image.shape[0]
     mask = face_mask(meta, full)
@@ -85,7 +89,19 @@ def prepare_face(path: Path, size: int, coverage: float) -> tuple[np.ndarray, np
     image = cv2.resize(image[off:off + side, off:off + side], (size, size), interpolation=interp)
     mask = cv2.resize(mask[off:off + side, off:off + side], (size, size), interpolation=cv2.INTER_AREA)
     landmarks = (landmarks - off) * (size / side)
+    if occlusion:
+        mask = cv2.min(mask, _uncovered(image))
     return image, mask, region_map(landmarks, size)
+
+
+def _uncovered(image: np.ndarray) -> np.ndarray:
+    """uint8 0/255: where nothing covers the face in `image` (S x S BGR)."""
+    import torch
+
+    from ..face.occlusion import covered
+
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div_(255)
+    return np.where(covered(x)[0].numpy() > 0.5, 0, 255).astype(np.uint8)
 
 
 def balanced_weights(openness: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
@@ -146,13 +162,15 @@ def holdout_split(metas: list[dict], fraction: float) -> tuple[np.ndarray, np.nd
 
 
 def load_faceset(folder: str | Path, label: str, size: int, coverage: float, holdout: float = 0.0,
-                 workers: int = 2, progress_bar: object | None = None) -> tuple[FaceSet, FaceSet]:
-    """(train, held-out) faces of one identity. Decodes in `workers` threads (cv2 releases the GIL)."""
+                 workers: int = 2, progress_bar: object | None = None,
+                 occlusion: bool = False) -> tuple[FaceSet, FaceSet]:
+    """(train, held-out) faces of one identity. Decodes in `workers` threads (cv2 releases the GIL).
+    `occlusion`: masks leave out what covers each face (prepare_face)."""
     folder = Path(folder)
     paths, metas = _check_faceset(folder, label)
     frames = np.array([m.get("frame", i) for i, m in enumerate(metas)], np.int64)
     openness = np.array([[eye_opening(p), mouth_opening(p)] for p in (face_landmarks(m) for m in metas)], np.float32)
-    full = FaceSet(paths, size, coverage, frames, openness=openness)
+    full = FaceSet(paths, size, coverage, frames, openness=openness, occlusion=occlusion)
     fits = len(paths) * size * size * 5 <= CACHE_LIMIT
     if fits:
         images = np.empty((len(paths), size, size, 3), np.uint8)
@@ -161,7 +179,7 @@ def load_faceset(folder: str | Path, label: str, size: int, coverage: float, hol
         stats = np.empty((len(paths), 2, 3), np.float32)
 
         def load(i: int) -> None:
-            images[i], masks[i], regions[i] = prepare_face(paths[i], size, coverage)
+            images[i], masks[i], regions[i] = prepare_face(paths[i], size, coverage, occlusion)
             stats[i] = lab_stats(images[i], masks[i])
 
         with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -172,7 +190,7 @@ def load_faceset(folder: str | Path, label: str, size: int, coverage: float, hol
     else:
         # too big to cache: colour statistics from a sample of faces, pixels decoded per batch
         sample = np.linspace(0, len(paths) - 1, min(len(paths), 256)).astype(int)
-        stats = np.stack([lab_stats(*prepare_face(paths[i], size, coverage)[:2]) for i in sample])
+        stats = np.stack([lab_stats(*prepare_face(paths[i], size, coverage, occlusion)[:2]) for i in sample])
         full.lab_stats = stats[np.searchsorted(sample, np.arange(len(paths)), side="right") - 1]
     train_idx, held_idx = holdout_split(metas, holdout)
     if len(train_idx) == 0:

@@ -33,6 +33,9 @@ class TrainOptions:
                                              metavar="W")
     expression_balance: float = option(0.0, "draw faces by inverse frequency^P of their eye/mouth openness "
                                             "(0: off, 1: full balance)", metavar="P")
+    occlusion: bool = option(False, "what covers a face in the facesets (hair across it, a hand) weighs as background "
+                                    "in the loss, so the model does not learn it as face (the network of convert's "
+                                    "--occlusion finds it)")
     # loss weights: a string as on the command line, or a LossWeights
     loss: str | LossWeights | None = option(None, "loss weights, e.g. ssim=1,l1=1,eyes_mouth=3,mask=1,background=0.1",
                                             metavar="K=V,...", type=str)

@@ -107,7 +107,7 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
         "clip": opt.clip, "loss": asdict(weights), "multiscale": opt.multiscale, "augment": asdict(AugmentConfig()),
         "gan": opt.gan, "holdout": opt.holdout, "faceset_a": str(faceset_a), "faceset_b": str(faceset_b),
         "expression_weight": opts.get("expression_weight", 0.0) if opt.expression_weight is None else opt.expression_weight,
-        "expression_balance": opt.expression_balance,
+        "expression_balance": opt.expression_balance, "occlusion": opt.occlusion,
         "input": "BGR float in [0,1], central `coverage` of the aligned face resized to `size`",
         "training_data": training_record(faceset_a, faceset_b, opt.consent),
     }
@@ -228,9 +228,12 @@ class Data:
 def load_data(faceset_a: str | Path, faceset_b: str | Path, run: Run, nets: Nets, place: Placement,
               workers: int) -> Data:
     size, coverage = nets.size, nets.coverage
+    occlusion = bool(run.config.get("occlusion", False))  # models from before it: whole hulls
     with progress.bar(desc="loading faces", unit="face") as pbar:
-        a_train, a_held = load_faceset(faceset_a, "A", size, coverage, run.config["holdout"], workers, pbar)
-        b_train, b_held = load_faceset(faceset_b, "B", size, coverage, run.config["holdout"], workers, pbar)
+        a_train, a_held = load_faceset(faceset_a, "A", size, coverage, run.config["holdout"], workers, pbar,
+                                       occlusion)
+        b_train, b_held = load_faceset(faceset_b, "B", size, coverage, run.config["holdout"], workers, pbar,
+                                       occlusion)
     if place.main:
         params = sum(p.numel() for p in nets.net.parameters()) / 1e6
         progress.log(f"faces: A {len(a_train)} (+{len(a_held)} held out), B {len(b_train)} (+{len(b_held)} held out); "
