@@ -27,6 +27,7 @@ import facesmith
 from facesmith.face import FaceReader
 from facesmith.face.occluders import score_occluders
 from facesmith.face.occlusion import covered, face_view, load_occlusion_net
+from facesmith.face.occlusion import covered_crops as predict
 from facesmith.media.video import iter_frames
 from facesmith.models import create_model
 
@@ -37,10 +38,6 @@ def views(video: str, every: int, limit: int) -> list[tuple[np.ndarray, np.ndarr
     reader = FaceReader()
     return [face_view(frame.image, face) for frame, _ in zip(iter_frames(VIDEOS / video, every=every), range(limit),
                                                              strict=False) for face in reader.find(frame.image)]
-
-
-def predict(crops: list[np.ndarray]) -> np.ndarray:
-    return covered(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255)).numpy()
 
 
 def quality(sheet: Path | None) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from facesmith.engine import BlendSettings, FrameEngine
 from facesmith.face import FaceReader
 from facesmith.face.align import crop_box
 from facesmith.face.occluders import score_occluders
-from facesmith.face.occlusion import covered, face_view, occlusion_record
+from facesmith.face.occlusion import covered_crops as predict
+from facesmith.face.occlusion import face_view, occlusion_record
 from facesmith.media.video import iter_frames
 from facesmith.provenance import Marker
 
@@ -30,11 +30,6 @@ def views(video: str, every: int, limit: int) -> list[tuple[np.ndarray, np.ndarr
     reader = FaceReader()
     return [face_view(frame.image, face) for frame, _ in zip(iter_frames(VIDEOS / video, every=every), range(limit),
                                                              strict=False) for face in reader.find(frame.image)]
-
-
-def predict(crops: list[np.ndarray]) -> np.ndarray:
-    x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div(255)
-    return covered(x).numpy()
 
 
 @pytest.fixture(scope="module")

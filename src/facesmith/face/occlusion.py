@@ -128,3 +128,9 @@ def covered(faces: torch.Tensor, net: OcclusionNet | None = None) -> torch.Tenso
     if size != OCCLUSION_INPUT:
         p = F.interpolate(p, size=(size, size), mode="bilinear", align_corners=False)
     return p[:, 0]
+
+
+def covered_crops(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
+    """`covered` for uint8 BGR crops (N of S x S x 3): (N, S, S) float32 probabilities."""
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div_(255)
+    return covered(x).numpy()

@@ -96,12 +96,9 @@ def prepare_face(path: Path, size: int, coverage: float,
 
 def _uncovered(image: np.ndarray) -> np.ndarray:
     """uint8 0/255: where nothing covers the face in `image` (S x S BGR)."""
-    import torch
+    from ..face.occlusion import covered_crops
 
-    from ..face.occlusion import covered
-
-    x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div_(255)
-    return np.where(covered(x)[0].numpy() > 0.5, 0, 255).astype(np.uint8)
+    return np.where(covered_crops([image])[0] > 0.5, 0, 255).astype(np.uint8)
 
 
 def balanced_weights(openness: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
