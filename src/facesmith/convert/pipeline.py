@@ -42,6 +42,7 @@ from ..media.threads import read_ahead
 from ..media.video import iter_frames, probe_video
 from ..media.writer import VideoWriter, writer_summary
 from ..models.checkpoint import trained_facesets
+from ..models.occlusion import no_occlusion_network
 from .faces import DetectedFaces, Smoother, StoredFaces, usable_alignments
 from .options import ConvertOptions, ConvertSummary
 from .output import OutputPlan, plan_output
@@ -161,6 +162,8 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
     plan: OutputPlan = plan_output(target, sources, Path(output), opt.overwrite, opt.preview)
     device = pick_device(opt.device)
     model, config = load_swap_model(model_dir, device)
+    if opt.occlusion and model.occlusion is None:
+        raise InputError(no_occlusion_network(model_dir))
     facesets = trained_facesets(config, Path(model_dir))
     hashes = [file_sha256(s.path) for s in sources]
     direction = opt.direction

@@ -47,9 +47,11 @@ def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.n
         raise InputError(f"{model_dir} holds a checkpoint this facesmith cannot use ({e})") from None
     if not hasattr(model, "swap") or "size" not in model.config or "coverage" not in model.config:
         raise InputError(f"{model_dir} holds a model without the swap interface; retrain it with this facesmith")
+    from ..models.occlusion import load_occlusion
     from ..models.upscaler import load_upscaler
 
     model.upscaler = load_upscaler(model_dir, device)  # the per-identity upscaler, None where none was trained
+    model.occlusion = load_occlusion(model_dir, device)  # what covers a face (train --occlusion), or None
     return model, config
 
 
@@ -85,6 +87,7 @@ class FaceSwapper:
         self.coverage = float(model.config["coverage"])
         upscaler = getattr(model, "upscaler", None)
         self.scale = int(upscaler.config["scale"]) if upscaler is not None else 1  # output = scale x input side
+        self.occlusion = getattr(model, "occlusion", None)  # the model's own (train --occlusion), or None
         self.learns_mask = bool(model.config.get("learns_mask"))
         self.blend = blend.validate(self.learns_mask)
         self.channels_last = self.device.type == "cpu"
@@ -137,7 +140,7 @@ class FaceSwapper:
         if faces:
             crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
             out, masks = self.render(crops)
-            if self.blend.occlusion:
+            if self.blend.occlusion and self.occlusion is not None:
                 visible = self.visible(crops)
         self.stats.model_seconds += time.perf_counter() - t0
         return Inferred(frames, faces, matrices, out, masks, crops, visible)
@@ -146,7 +149,7 @@ class FaceSwapper:
         """(N, S, S) float32: where nothing covers each original face (1) and where something does (0)."""
         from ..face.occlusion import covered_crops
 
-        p = covered_crops(crops)
+        p = covered_crops(crops, self.occlusion)
         # a dead zone: unsure pixels (p < 0.3) stay swapped, so a clean face is not speckled with its own
         return np.clip((0.7 - p) / 0.4, 0, 1).astype(np.float32)
 

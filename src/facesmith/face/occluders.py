@@ -74,8 +74,31 @@ def _shape(rng: np.random.Generator, size: int, kind: str) -> np.ndarray:
     return m
 
 
+def _pattern(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A made-up surface: noise at a few scales mapped between two to four colours, sometimes with
+    stripes (printed things, fabric, plastic), so that what is in front need not look like any picture
+    the faces came with."""
+    field = np.zeros((size, size), np.float32)
+    for cells in rng.choice([2, 4, 8, 16, 32], rng.integers(1, 4), replace=False):
+        noise = rng.random((int(cells), int(cells))).astype(np.float32)
+        field += cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC) * rng.uniform(0.3, 1)
+    if rng.random() < 0.35:
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        a = rng.uniform(0, np.pi)
+        field += (np.sin((np.cos(a) * xx + np.sin(a) * yy) * 2 * np.pi / rng.uniform(3, 16)) > 0) * rng.uniform(0.5, 2)
+    field = (field - field.min()) / max(float(np.ptp(field)), 1e-6)
+    colours = rng.uniform(0, 255, (int(rng.integers(2, 5)), 3)).astype(np.float32)
+    pos = field * (len(colours) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(colours) - 2)
+    t = (pos - lo)[..., None]
+    return colours[lo] * (1 - t) + colours[lo + 1] * t
+
+
 def _texture(rng: np.random.Generator, size: int, textures: list[np.ndarray], dark: bool) -> np.ndarray:
-    if textures and rng.random() < 0.7:
+    pick = rng.random()
+    if pick < 0.2:
+        tex = _pattern(rng, size)
+    elif textures and pick < 0.75:
         src = textures[rng.integers(len(textures))]
         h, w = src.shape[:2]
         side = int(rng.uniform(0.15, 1.0) * min(h, w))

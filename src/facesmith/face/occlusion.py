@@ -2,10 +2,8 @@
 where something in front of the face (a hand, a pen, a microphone, hair falling across it) hides it.
 
 Convert keeps the target's own pixels there, so an object in front of the face stays in front of the
-swapped face. The network ships inside facesmith (`face/data/occlusion.safetensors`, 16-bit weights)
-and was trained by `scripts/train_occlusion.py` on faces of the shared test media with synthetic
-occluders pasted over them (`face/occluders.py`); the training media and the figures it reached are
-recorded in the file's metadata.
+swapped face. Each swap model has its own network (models/occlusion.py), trained by train/occlusion.py
+on the pair's faces with synthetic occluders pasted over them (face/occluders.py).
 
 Input: (N, 3, S, S) BGR in [0, 1], the model's view of the face (any S; it is resized to
 `OCCLUSION_INPUT`). Output: (N, S, S) probability in [0, 1] that the pixel is covered.
@@ -13,9 +11,6 @@ Input: (N, 3, S, S) BGR in [0, 1], the model's view of the face (any S; it is re
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,10 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import FacesmithError
-
 OCCLUSION_INPUT = 64
-WEIGHTS = Path(__file__).with_name("data") / "occlusion.safetensors"
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -63,42 +55,6 @@ class OcclusionNet(nn.Module):
         return F.interpolate(self.head(x), size=size, mode="bilinear", align_corners=False)
 
 
-def save_occlusion_net(net: OcclusionNet, path: Path, record: dict[str, object]) -> None:
-    """16-bit weights plus `record` (what trained it, what it reached) as JSON in the file's metadata."""
-    from safetensors.torch import save_file
-
-    from ..atomic import atomic_path
-
-    state = {k: v.detach().to(torch.float16).contiguous() for k, v in net.state_dict().items()
-             if not k.endswith("num_batches_tracked")}
-    meta = {"widths": json.dumps(list(net.widths)), "record": json.dumps(record)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=meta)
-
-
-def occlusion_record(path: Path = WEIGHTS) -> dict[str, object]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), "pt") as f:
-        return json.loads((f.metadata() or {}).get("record", "{}"))
-
-
-@cache
-def load_occlusion_net(path: Path = WEIGHTS) -> OcclusionNet:
-    """The shipped network in eval mode (loaded once per process)."""
-    from safetensors import safe_open
-
-    if not path.is_file():
-        raise FacesmithError(f"occlusion model {path} is missing; reinstall facesmith")
-    with safe_open(str(path), "pt") as f:
-        widths = tuple(json.loads((f.metadata() or {})["widths"]))
-        state = {k: f.get_tensor(k).float() for k in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
-    net = OcclusionNet(widths)
-    net.load_state_dict(state, strict=False)
-    return net.eval()
-
-
 def face_view(image: np.ndarray, face: Any, size: int = OCCLUSION_INPUT,
               coverage: float = 0.875) -> tuple[np.ndarray, np.ndarray]:
     """(the model's `size` px view of `face` in `image`, its hull as a bool mask): what the network
@@ -116,21 +72,21 @@ def face_view(image: np.ndarray, face: Any, size: int = OCCLUSION_INPUT,
 
 
 @torch.inference_mode()
-def covered(faces: torch.Tensor, net: OcclusionNet | None = None) -> torch.Tensor:
+def covered(faces: torch.Tensor, net: OcclusionNet) -> torch.Tensor:
     """(N, 3, S, S) BGR faces in [0, 1] -> (N, S, S) probability that each pixel is covered."""
-    net = net or load_occlusion_net()
     size = faces.shape[-1]
-    x = faces.float()
+    x = faces.to(next(net.parameters()).dtype)  # a swap model cast to bf16 casts its occlusion network too
     if size != OCCLUSION_INPUT:
         x = F.interpolate(x, size=(OCCLUSION_INPUT, OCCLUSION_INPUT), mode="area" if size > OCCLUSION_INPUT
                           else "bilinear", align_corners=None if size > OCCLUSION_INPUT else False)
-    p = torch.sigmoid(net(x.contiguous()))
+    p = torch.sigmoid(net(x.contiguous()).float())
     if size != OCCLUSION_INPUT:
         p = F.interpolate(p, size=(size, size), mode="bilinear", align_corners=False)
     return p[:, 0]
 
 
-def covered_crops(crops: list[np.ndarray] | np.ndarray) -> np.ndarray:
+def covered_crops(crops: list[np.ndarray] | np.ndarray, net: OcclusionNet) -> np.ndarray:
     """`covered` for uint8 BGR crops (N of S x S x 3): (N, S, S) float32 probabilities."""
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div_(255)
-    return covered(x).numpy()
+    device = next(net.parameters()).device
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(crops))).to(device).permute(0, 3, 1, 2).float().div_(255)
+    return covered(x, net).cpu().numpy()

@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..options import option, same_as
 
 FACE_CHOICES = ("largest", "all", "identity")
+NO_OCCLUSION = "occlusion needs the model's occlusion network and this model has none (add it: train --occlusion)"
 KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, x occlusion, w which face, q quit"
 
 
@@ -65,17 +66,24 @@ def _check(settings: Settings, masks: tuple[str, ...]) -> Settings:
 
 
 class Controls:
-    def __init__(self, initial: Settings, masks: tuple[str, ...] = MASKS, identity: bool = True):
+    def __init__(self, initial: Settings, masks: tuple[str, ...] = MASKS, identity: bool = True,
+                 occlusion: bool = True):
         """`masks`: the masks this model can use; `identity`: whether 'identity' is possible (a faceset
-        to compare with is there)."""
+        to compare with is there); `occlusion`: whether the model has an occlusion network."""
         self.masks = masks
         self.face_choices = FACE_CHOICES if identity else FACE_CHOICES[:2]
+        self.can_occlude = occlusion
         self._lock = threading.Lock()
-        self._settings = _check(initial, masks)
-        if initial.faces not in self.face_choices:
-            raise InputError("--faces identity needs the faceset the model was trained on; it is not available")
+        self._settings = self._possible(_check(initial, masks))
         self.quit = threading.Event()
         self.changes = 0
+
+    def _possible(self, settings: Settings) -> Settings:
+        if settings.faces not in self.face_choices:
+            raise InputError("faces=identity needs the faceset the model was trained on; it is not available")
+        if settings.occlusion and not self.can_occlude:
+            raise InputError(NO_OCCLUSION)
+        return settings
 
     def snapshot(self) -> Settings:
         with self._lock:
@@ -89,9 +97,7 @@ class Controls:
             raise InputError(f"unknown setting {unknown[0]!r} (settings: {', '.join(sorted(fields))})")
         parsed = {name: _parse(name, value) for name, value in changes.items()}
         with self._lock:
-            new = _check(dataclasses.replace(self._settings, **parsed), self.masks)
-            if new.faces not in self.face_choices:
-                raise InputError("faces=identity needs the faceset the model was trained on; it is not available")
+            new = self._possible(_check(dataclasses.replace(self._settings, **parsed), self.masks))
             self._settings = new
             self.changes += 1
             return new
@@ -112,6 +118,8 @@ class Controls:
         elif key == "o":
             new = self.update(mouth=_next(MOUTHS, s.mouth))
         elif key == "x":
+            if not self.can_occlude:
+                return NO_OCCLUSION
             new = self.update(occlusion=not s.occlusion)
         elif key == "w":
             new = self.update(faces=_next(self.face_choices, s.faces))

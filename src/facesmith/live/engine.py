@@ -63,6 +63,10 @@ class LiveEngine:
     def has_identity(self) -> bool:
         return self.reference is not None
 
+    @property
+    def has_occlusion(self) -> bool:
+        return self.engine.swapper.occlusion is not None
+
     def warm_up(self, identity: bool = False, shape: tuple[int, int] = (480, 640)) -> None:
         """Run every step once on a made-up face in a grey frame, so that the first real frames do not
         pay for loading the detector, the mesh the watermark re-fits and PyTorch's first call (they

@@ -64,7 +64,7 @@ def live(model_dir: str, source: SourceSpec, outputs: list[OutputSpec], settings
         raise InputError("one preview server is enough (--output preview:PORT once)")
     engine = LiveEngine(model_dir, direction=opt.direction, device=opt.device, precision=opt.precision,
                         watermark=opt.watermark, detector=opt.detector, threshold=opt.threshold)
-    controls = Controls(settings or Settings(), engine.masks, engine.has_identity)
+    controls = Controls(settings or Settings(), engine.masks, engine.has_identity, engine.has_occlusion)
     before = torch.get_num_threads()
     torch.set_num_threads(opt.threads or max(1, (os.cpu_count() or 2) // 2))
     try:

@@ -15,8 +15,6 @@ Stored beside the model as MODEL_DIR/upscaler/{weights.safetensors, config.json}
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from torch import nn
 
 from ..errors import InputError
 from . import ResBlock, Upscale
+from .sidecar import load_sidecar_net, save_sidecar
 
 FOLDER = "upscaler"
 
@@ -57,38 +56,11 @@ class FaceUpscaler(nn.Module):
 
 
 def save_upscaler(model_dir: Path, net: FaceUpscaler, info: dict[str, Any]) -> Path:
-    from safetensors.torch import save as st_save
-
-    from ..atomic import write_bytes, write_json
-
-    folder = Path(model_dir) / FOLDER
-    folder.mkdir(exist_ok=True)
-    data = st_save({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()})
-    write_bytes(folder / "weights.safetensors", data)
-    write_json(folder / "config.json", {**net.config, **info, "sha256": hashlib.sha256(data).hexdigest()})
-    return folder
+    return save_sidecar(model_dir, FOLDER, net.state_dict(), {**net.config, **info})
 
 
 def load_upscaler(model_dir: Path, device: str | torch.device = "cpu") -> FaceUpscaler | None:
     """The upscaler trained for this model folder, or None when there is none."""
-    from safetensors.torch import load as st_load
-
-    from .checkpoint import check_safetensors_bytes
-
-    folder = Path(model_dir) / FOLDER
-    if not (folder / "config.json").is_file():
-        return None
-    try:
-        cfg = json.loads((folder / "config.json").read_text())
-        data = (folder / "weights.safetensors").read_bytes()
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{folder} is unreadable ({e}); delete it to convert without the upscaler") from None
-    if hashlib.sha256(data).hexdigest() != cfg.get("sha256"):
-        raise InputError(f"{folder}/weights.safetensors does not match its config.json (damaged); delete {folder}")
-    check_safetensors_bytes(data, str(folder / "weights.safetensors"))
-    try:
-        net = FaceUpscaler(int(cfg["scale"]), int(cfg["channels"]), int(cfg["blocks"]))
-        net.load_state_dict(st_load(data))
-    except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        raise InputError(f"{folder} holds an upscaler this facesmith cannot use ({str(e)[:200]})") from None
-    return net.to(device).eval()
+    return load_sidecar_net(model_dir, FOLDER, "the upscaler",
+                            lambda cfg: FaceUpscaler(int(cfg["scale"]), int(cfg["channels"]), int(cfg["blocks"])),
+                            device)

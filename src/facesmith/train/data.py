@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ..face.align import LEFT_EYE, MOUTH, RIGHT_EYE, crop_box
 from ..face.expression import eye_opening, mouth_opening
+from ..face.occlusion import OcclusionNet, covered_crops
 from ..faceset import face_landmarks, face_mask, list_faces, read_face, read_face_meta
 
 # Faces are cached in memory when they take less than this (bytes); beyond it they are decoded per batch.
@@ -40,7 +41,7 @@ class FaceSet:
     openness: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (eye, mouth), 68 points
     sample_weights: np.ndarray | None = None  # expression-balanced sampling (sampling.py); None: epochs
     expression: np.ndarray | None = None  # (N, 4) mesh readings for the expression loss (expression.py)
-    occlusion: bool = False  # masks leave out what covers each face (prepare_face)
+    occlusion: OcclusionNet | None = None  # masks leave out what it finds covering each face (prepare_face)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -76,10 +77,10 @@ def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
 
 
 def prepare_face(path: Path, size: int, coverage: float,
-                 occlusion: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 occlusion: OcclusionNet | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Decode a face file and cut the model's view: central coverage, resized to `size`. `occlusion`:
-    the mask leaves out what covers the face (hair across it, a hand: face/occlusion.py), so the loss
-    weighs it as background and the model does not learn it as part of the face."""
+    the mask leaves out what this network finds covering the face (a hand: face/occlusion.py), so the
+    loss weighs it as background and the model does not learn it as part of the face."""
     image, meta = read_face(path)
     full = image.shape[0]
     mask = face_mask(meta, full)
@@ -89,16 +90,9 @@ def prepare_face(path: Path, size: int, coverage: float,
     image = cv2.resize(image[off:off + side, off:off + side], (size, size), interpolation=interp)
     mask = cv2.resize(mask[off:off + side, off:off + side], (size, size), interpolation=cv2.INTER_AREA)
     landmarks = (landmarks - off) * (size / side)
-    if occlusion:
-        mask = cv2.min(mask, _uncovered(image))
+    if occlusion is not None:
+        mask = cv2.min(mask, np.where(covered_crops([image], occlusion)[0] > 0.5, 0, 255).astype(np.uint8))
     return image, mask, region_map(landmarks, size)
-
-
-def _uncovered(image: np.ndarray) -> np.ndarray:
-    """uint8 0/255: where nothing covers the face in `image` (S x S BGR)."""
-    from ..face.occlusion import covered_crops
-
-    return np.where(covered_crops([image])[0] > 0.5, 0, 255).astype(np.uint8)
 
 
 def balanced_weights(openness: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
@@ -160,7 +154,7 @@ def holdout_split(metas: list[dict], fraction: float) -> tuple[np.ndarray, np.nd
 
 def load_faceset(folder: str | Path, label: str, size: int, coverage: float, holdout: float = 0.0,
                  workers: int = 2, progress_bar: object | None = None,
-                 occlusion: bool = False) -> tuple[FaceSet, FaceSet]:
+                 occlusion: OcclusionNet | None = None) -> tuple[FaceSet, FaceSet]:
     """(train, held-out) faces of one identity. Decodes in `workers` threads (cv2 releases the GIL).
     `occlusion`: masks leave out what covers each face (prepare_face)."""
     folder = Path(folder)

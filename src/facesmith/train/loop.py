@@ -50,7 +50,7 @@ def train(faceset_a: str | Path, faceset_b: str | Path, model_dir: str | Path, *
     place = Placement.start(opt.device)
     run = resume_or_start(opt, model_dir, faceset_a, faceset_b, place.main)
     nets = build_nets(run, place)
-    data = load_data(faceset_a, faceset_b, run, nets, place, opt.workers)
+    data = load_data(faceset_a, faceset_b, run, nets, place, opt.workers, model_dir, opt.occlusion_steps)
     trainer = Trainer(opt, model_dir, run, nets, data, place)
     with _stop_on_signal() as stop:
         interrupted = trainer.loop(stop)

@@ -33,9 +33,10 @@ class TrainOptions:
                                              metavar="W")
     expression_balance: float = option(0.0, "draw faces by inverse frequency^P of their eye/mouth openness "
                                             "(0: off, 1: full balance)", metavar="P")
-    occlusion: bool = option(False, "what covers a face in the facesets (hair across it, a hand) weighs as background "
-                                    "in the loss, so the model does not learn it as face (the network of convert's "
-                                    "--occlusion finds it)")
+    occlusion: bool = option(False, "train the model's occlusion network (what convert's --occlusion keeps in front "
+                                    "of the swap) first; what it finds covering a face in the facesets then weighs as "
+                                    "background in the loss, so the model does not learn it as face")
+    occlusion_steps: int = option(1200, "training steps of the occlusion network (--occlusion)", metavar="N")
     # loss weights: a string as on the command line, or a LossWeights
     loss: str | LossWeights | None = option(None, "loss weights, e.g. ssim=1,l1=1,eyes_mouth=3,mask=1,background=0.1",
                                             metavar="K=V,...", type=str)
@@ -56,7 +57,8 @@ class TrainOptions:
     model_options: dict[str, Any] | None = None  # the model's own options (coverage, arch, ...)
 
     def validate(self) -> None:
-        for name in ("iterations", "batch_size", "size", "save_every", "keep", "preview_every", "log_every"):
+        for name in ("iterations", "batch_size", "size", "save_every", "keep", "preview_every", "log_every",
+                     "occlusion_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1")

@@ -15,9 +15,11 @@ from .. import progress
 from ..atomic import check_writable_dir
 from ..devices import pick_device
 from ..errors import InputError
+from ..face.occlusion import OcclusionNet
 from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
 from ..models.checkpoint_schema import check_resumable
+from ..models.occlusion import load_occlusion
 from .augment import AugmentConfig, plain_batch
 from .data import FaceSet, balanced_weights, load_faceset
 from .losses import LossWeights
@@ -90,6 +92,8 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
             raise InputError(f"{ckpt.path / 'state.json'}: the loss or augmentation settings are malformed "
                              f"({e})") from None
         _check_resumable(opt, model_dir, ckpt.config)
+        if opt.occlusion and not ckpt.config.get("occlusion"):  # a model trained without it gains it here
+            ckpt.config["occlusion"] = True
         if opt.consent is not None or "training_data" not in ckpt.config:  # a consent given now, or a model
             ckpt.config["training_data"] = training_record(  # trained before models recorded one
                 faceset_a, faceset_b, opt.consent if opt.consent is not None else
@@ -225,10 +229,30 @@ class Data:
     preview_b: torch.Tensor
 
 
+def occlusion_net(model_dir: Path, faceset_a: str | Path, faceset_b: str | Path, coverage: float, steps: int,
+                  place: Placement) -> OcclusionNet:
+    """The model's occlusion network: the one in MODEL_DIR (a resume), else trained now (rank 0)."""
+    from .occlusion import train_occlusion
+
+    net = load_occlusion(model_dir)
+    if net is None:
+        if place.main:
+            train_occlusion(model_dir, faceset_a, faceset_b, coverage=coverage, steps=steps)
+        if place.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+        net = load_occlusion(model_dir)
+    assert net is not None
+    return net
+
+
 def load_data(faceset_a: str | Path, faceset_b: str | Path, run: Run, nets: Nets, place: Placement,
-              workers: int) -> Data:
+              workers: int, model_dir: Path, occlusion_steps: int) -> Data:
     size, coverage = nets.size, nets.coverage
-    occlusion = bool(run.config.get("occlusion", False))  # models from before it: whole hulls
+    occlusion = None  # models from before it: whole hulls
+    if run.config.get("occlusion", False):
+        occlusion = occlusion_net(model_dir, faceset_a, faceset_b, coverage, occlusion_steps, place)
     with progress.bar(desc="loading faces", unit="face") as pbar:
         a_train, a_held = load_faceset(faceset_a, "A", size, coverage, run.config["holdout"], workers, pbar,
                                        occlusion)
