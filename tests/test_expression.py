@@ -80,8 +80,8 @@ def test_loss_reaches_the_swap_and_reads_b(faces: tuple) -> None:
 
 def test_training_with_both_resumes_exactly(tmp_path: Path) -> None:
     a, b = extracted_facesets()
-    opts = {**FAST, "expression_weight": 2.0, "expression_balance": 1.0, "log_every": 3, "preview_every": 100,
-            "seed": 3}
+    opts = {**FAST, "expression_weight": 2.0, "expression_balance": 1.0, "pose_balance": 1.0, "log_every": 3,
+            "preview_every": 100, "seed": 3}
     facesmith.train(a, b, tmp_path / "straight", iterations=8, save_every=4, **opts)
     facesmith.train(a, b, tmp_path / "resumed", iterations=4, save_every=4, **opts)
     second = facesmith.train(a, b, tmp_path / "resumed", iterations=8, save_every=4, **opts)
@@ -91,8 +91,9 @@ def test_training_with_both_resumes_exactly(tmp_path: Path) -> None:
     assert all(torch.equal(x[k], y[k]) for k in x)
     state = json.loads((tmp_path / "straight" / "checkpoints" / "00000008" / "state.json").read_text())
     assert state["config"]["expression_weight"] == 2.0 and state["config"]["expression_balance"] == 1.0
+    assert state["config"]["pose_balance"] == 1.0
     # a model from before the options (no such keys) resumes without them
-    for key in ("expression_weight", "expression_balance"):
+    for key in ("expression_weight", "expression_balance", "pose_balance", "poses"):
         del state["config"][key]
     (tmp_path / "straight" / "checkpoints" / "00000008" / "state.json").write_text(json.dumps(state))
     old = facesmith.train(a, b, tmp_path / "straight", iterations=9, **{**FAST, "log_every": 1})

@@ -174,6 +174,11 @@ def test_controls_validate_before_changing() -> None:
     assert controls.update(occlusion="off").occlusion is False
     with pytest.raises(InputError):
         controls.update(occlusion="sometimes")
+    assert controls.key("p") and controls.snapshot().unseen_pose == "fade"
+    assert controls.key("p") and controls.snapshot().unseen_pose == "keep"
+    assert controls.update(unseen_pose="swap").unseen_pose == "swap"
+    with pytest.raises(InputError):
+        controls.update(unseen_pose="blur")
     assert controls.key("z") is None and not controls.quit.is_set()
     controls.key("q")
     assert controls.quit.is_set()
@@ -303,7 +308,7 @@ def test_preview_controls_and_virtual_camera(model: Path, clip: Path, capsys: py
     off_from = seen["off_from"]
     assert summary["settings"] == {"swap": False, "mask": "auto", "color": "histogram", "erode": None,
                                    "feather": 6.0, "faces": "largest", "mouth": "swap",
-                                   "occlusion": False}
+                                   "occlusion": False, "unseen_pose": "swap"}
     assert summary["setting_changes"] == 2
     # the virtual camera got every output frame; swapped until the swap was turned off, then untouched
     sent = RecordingCamera.frames

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..devices import DEVICES
-from ..engine.names import COLORS, MASKS, MOUTHS
+from ..engine.names import COLORS, FAMILIAR_POSE, MASKS, MOUTHS, UNSEEN_POSE, UNSEEN_POSES
 from ..errors import InputError
 from ..face import SAME_PERSON_THRESHOLD
 from ..media.encoding import PRESETS
@@ -45,7 +45,12 @@ class ConvertOptions:
     mouth: str = option("swap", "keep: where the target opens its mouth, its own teeth and tongue stay (for a "
                                 "source that rarely opens its mouth; default %(default)s)", choices=MOUTHS)
     occlusion: bool = option(False, "keep what covers the target's face (a hand, a pen, hair) in front of the "
-                                    "swapped face (a small shipped network finds it, ~1 ms a face)")
+                                    "swapped face (the model's own network finds it: train --occlusion)")
+    unseen_pose: str = option("swap", f"at head poses the model never saw the source at (more than "
+                                      f"{FAMILIAR_POSE:g} degrees from its faceset's): swap anyway (default), fade "
+                                      f"back to the target's own face by {UNSEEN_POSE:g} degrees, or keep the "
+                                      f"target's face from {(FAMILIAR_POSE + UNSEEN_POSE) / 2:g}",
+                              choices=UNSEEN_POSES)
     smooth: int = option(2, "average each face's alignment over +-N frames against jitter (0: off; default "
                             "%(default)s)", metavar="N")
     all_faces: bool = option(False, "swap every face, not only those that look like the trained identity")
@@ -90,10 +95,10 @@ class ConvertOptions:
         from ..engine.blend import BlendSettings
 
         return BlendSettings(self.mask, self.erode, self.feather, self.color, self.sharpen, self.mouth,
-                             self.occlusion)
+                             self.occlusion, self.unseen_pose)
 
 
-BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "mouth", "occlusion", "smooth", "all_faces",
+BLEND_OPTIONS = ("mask", "erode", "feather", "color", "sharpen", "mouth", "occlusion", "unseen_pose", "smooth", "all_faces",
                  "threshold")
 OUTPUT_OPTIONS = ("crf", "preset", "overwrite", "allow_empty", "watermark")
 
@@ -118,6 +123,7 @@ class ConvertSummary(TypedDict, total=False):
     model_seconds: float
     blend_seconds: float
     watermark_seconds: float
+    unseen_pose: dict[str, Any]  # --unseen-pose: its mode, faces beyond the trained poses, faded, left alone
     setup_seconds: float
     frames_written: int  # video and frames outputs
     audio_packets_copied: int

@@ -198,6 +198,7 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
         summary = _convert_all(run, sources, hashes, plan, fingerprint, opt)
     stats = engine.stats
     elapsed = time.monotonic() - started
+    _say_unseen_poses(stats, engine.blend.unseen_pose)
     return {
         "output": str(plan.path), "kind": plan.kind, "direction": direction, "frames": run.frames,
         "faces_found": run.found, "faces_swapped": stats.faces_swapped, "frames_with_swap": stats.frames_with_swap,
@@ -206,6 +207,9 @@ def _convert(target: str | Path, model_dir: str | Path, output: str | Path, opt:
         "seconds": round(elapsed, 2), "frames_per_second": round(run.frames / elapsed, 2) if elapsed else 0.0,
         "model_seconds": round(stats.model_seconds, 2), "blend_seconds": round(stats.blend_seconds, 2),
         "watermark_seconds": round(stats.mark_seconds, 2), "setup_seconds": round(run.setup_seconds, 2),
+        "unseen_pose": {"mode": engine.blend.unseen_pose, "faces": stats.faces_at_unseen_pose,
+                        "faded": stats.faces_faded, "left_alone": stats.faces_left_alone,
+                        "farthest_degrees": round(stats.farthest_pose, 1)},
         **summary,
     }
 
@@ -279,12 +283,30 @@ def encoder_threads(device: str, pixels: int) -> int:
     return 1 if device == "cpu" and cores <= 2 and pixels <= 1280 * 720 else 0
 
 
+def _say_unseen_poses(stats: Any, mode: str) -> None:
+    """One line on the faces at head poses the drawn identity was not trained at, and what became of them."""
+    n = stats.faces_at_unseen_pose
+    if not n:
+        return
+    far = f"{n} faces at head poses the model never saw the source at (up to {stats.farthest_pose:.0f} degrees away)"
+    if mode == "swap":
+        progress.log(f"{far}: swapped anyway (--unseen-pose fade or keep leaves them closer to the target's own face)")
+    else:
+        progress.log(f"{far}: {stats.faces_faded} faded towards the target's own face, {stats.faces_left_alone} "
+                     f"left as they were (--unseen-pose {mode})")
+
+
 def _check_not_empty(run: _Run, sources: list[MediaSource], opt: ConvertOptions) -> None:
-    if run.engine.stats.faces_swapped or opt.allow_empty:
+    stats = run.engine.stats
+    if stats.faces_swapped or opt.allow_empty:
         return
     what = sources[0].path.name if len(sources) == 1 else f"{len(sources)} images"
     if run.found == 0:
         raise InputError(f"no face was found in {what}; nothing was written (--allow-empty writes the "
                          "unchanged frames anyway)")
+    if stats.faces_left_alone:
+        raise InputError(f"every face of the trained identity in {what} is at a head pose the model was not "
+                         f"trained at, so --unseen-pose {opt.unseen_pose} left them all; nothing was written "
+                         "(--unseen-pose swap swaps them anyway)")
     raise InputError(f"{run.found} faces were found in {what} but none is the trained identity (distance above "
                      f"--threshold {opt.threshold}); nothing was written (--all-faces swaps every face)")

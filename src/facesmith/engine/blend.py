@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import InputError
 from ..face.align import invert_matrix, transform_points
 from ..face.expression import mouth_opening
-from .names import COLORS, MASKS, MOUTHS
+from .names import COLORS, MASKS, MOUTHS, UNSEEN_POSES
 
 ColorMatcher = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 COLOR_MATCHERS: dict[str, ColorMatcher] = {}
@@ -48,6 +48,7 @@ class BlendSettings:
     sharpen: float = 0.0  # unsharp-mask amount (0: off)
     mouth: str = "swap"  # swap | keep (the target's mouth interior, between its inner lips, stays)
     occlusion: bool = False  # what covers the target's face (face/occlusion.py) stays in front
+    unseen_pose: str = "swap"  # swap | fade | keep, at poses the source was not trained at (swapper.py)
 
     def validate(self, learns_mask: bool) -> BlendSettings:
         if self.mask not in MASKS:
@@ -62,6 +63,8 @@ class BlendSettings:
             raise InputError("--sharpen must be between 0 and 5")
         if self.mouth not in MOUTHS:
             raise InputError(f"--mouth must be one of {', '.join(MOUTHS)}, not {self.mouth!r}")
+        if self.unseen_pose not in UNSEEN_POSES:
+            raise InputError(f"--unseen-pose must be one of {', '.join(UNSEEN_POSES)}, not {self.unseen_pose!r}")
         mask = ("both" if learns_mask else "hull") if self.mask == "auto" else self.mask
         return replace(self, mask=mask)
 
@@ -156,13 +159,15 @@ MASK_SIDE = 96  # masks are built at about this resolution, then upsampled (they
 
 def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, matrix: np.ndarray,
                hull: np.ndarray, settings: BlendSettings, original: np.ndarray | None = None,
-               points: np.ndarray | None = None, visible: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+               points: np.ndarray | None = None, visible: np.ndarray | None = None,
+               strength: float = 1.0) -> tuple[int, int, int, int] | None:
     """Blend `face` (S x S uint8 BGR, model output) into `frame` in place.
 
     `matrix` maps frame pixels to model pixels, `learned` is the model's S x S mask in [0, 1] (or
     None), `hull` the face polygon in frame pixels, `original` the model's input (the original face
     in model space; needed by face-space colour matchers, else they match against the frame),
-    `visible` where nothing covers the original face (S x S in [0, 1], or None: everywhere).
+    `visible` where nothing covers the original face (S x S in [0, 1], or None: everywhere),
+    `strength` how much of the swap shows (1: all of it; less fades back to the frame's own face).
     Returns the region that may have changed.
     """
     size = face.shape[0]
@@ -191,6 +196,8 @@ def paste_face(frame: np.ndarray, face: np.ndarray, learned: np.ndarray | None, 
     shifted[:, 2] += shifted[:, :2] @ (sx0, sy0)
     if settings.mouth == "keep" and points is not None:
         alpha = _keep_mouth(alpha, points - (x0, y0), face_width)
+    if strength < 1:
+        alpha = alpha * np.float32(strength)
     warped = _warp_back(face, shifted, (y1 - y0, x1 - x0), face_width)
     target = frame[y0:y1, x0:x1]
     if settings.sharpen > 0:

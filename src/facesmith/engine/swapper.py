@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ import torch
 
 from ..errors import InputError
 from ..face.align import crop_box, invert_matrix, matrix_scale, transform_points, view_matrix
+from ..face.pose import PoseRange, head_pose
 from ..media.warp import warp_crop
 from .blend import BlendSettings, paste_face
 from .frames import FaceJob, FaceResult, FrameJob
+from .names import FAMILIAR_POSE, UNSEEN_POSE
 
 
 @dataclass
@@ -31,6 +33,21 @@ class SwapStats:
     model_seconds: float = 0.0
     blend_seconds: float = 0.0
     mark_seconds: float = 0.0
+    # faces at head poses the drawn identity was not trained at (farther than FAMILIAR_POSE from them)
+    faces_at_unseen_pose: int = 0
+    faces_faded: int = 0  # of those, drawn faded towards the target's own face (--unseen-pose fade)
+    faces_left_alone: int = 0  # and those left as they were (--unseen-pose keep, or faded all the way)
+    farthest_pose: float = 0.0  # degrees from the trained poses, the most of any face
+
+
+
+def pose_strength(distance: float, mode: str) -> float:
+    """How much of the swap shows on a face `distance` degrees from the poses the model was trained at."""
+    if mode == "swap" or distance <= FAMILIAR_POSE:
+        return 1.0
+    if mode == "keep":
+        return 0.0 if distance > (FAMILIAR_POSE + UNSEEN_POSE) / 2 else 1.0
+    return float(np.clip((UNSEEN_POSE - distance) / (UNSEEN_POSE - FAMILIAR_POSE), 0, 1))
 
 
 def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -52,6 +69,8 @@ def load_swap_model(model_dir: str | Path, device: str = "cpu") -> tuple[torch.n
 
     model.upscaler = load_upscaler(model_dir, device)  # the per-identity upscaler, None where none was trained
     model.occlusion = load_occlusion(model_dir, device)  # what covers a face (train --occlusion), or None
+    # the head poses each identity was trained at; models from before they were recorded: none
+    model.poses = {side: PoseRange(cells) for side, cells in (config.get("poses") or {}).items()}
     return model, config
 
 
@@ -88,6 +107,8 @@ class FaceSwapper:
         upscaler = getattr(model, "upscaler", None)
         self.scale = int(upscaler.config["scale"]) if upscaler is not None else 1  # output = scale x input side
         self.occlusion = getattr(model, "occlusion", None)  # the model's own (train --occlusion), or None
+        # the poses of the identity it draws (A when B's faces are drawn as A)
+        self.pose_range: PoseRange | None = getattr(model, "poses", {}).get("a" if direction == "b2a" else "b")
         self.learns_mask = bool(model.config.get("learns_mask"))
         self.blend = blend.validate(self.learns_mask)
         self.channels_last = self.device.type == "cpu"
@@ -137,13 +158,21 @@ class FaceSwapper:
         faces = [(fi, face) for fi, job in enumerate(frames) for face in job.faces]
         matrices = [self.model_matrix(face) for _, face in faces]
         out, masks, crops, visible = None, None, [], None
+        unseen = [self.unseen(frames[fi].image, face) for fi, face in faces]
         if faces:
             crops = [self.crop(frames[fi].image, face, m) for (fi, face), m in zip(faces, matrices, strict=True)]
             out, masks = self.render(crops)
             if self.blend.occlusion and self.occlusion is not None:
                 visible = self.visible(crops)
         self.stats.model_seconds += time.perf_counter() - t0
-        return Inferred(frames, faces, matrices, out, masks, crops, visible)
+        return Inferred(frames, faces, matrices, out, masks, crops, visible, unseen)
+
+    def unseen(self, image: np.ndarray, face: FaceJob) -> float:
+        """Degrees from the face's head pose to the poses the drawn identity was trained at (0: unknown)."""
+        if self.pose_range is None:
+            return 0.0
+        yaw, pitch, _ = head_pose(face.points, (image.shape[1], image.shape[0]))
+        return self.pose_range.distance(yaw, pitch)
 
     def visible(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, S, S) float32: where nothing covers each original face (1) and where something does (0)."""
@@ -152,6 +181,16 @@ class FaceSwapper:
         p = covered_crops(crops, self.occlusion)
         # a dead zone: unsure pixels (p < 0.3) stay swapped, so a clean face is not speckled with its own
         return np.clip((0.7 - p) / 0.4, 0, 1).astype(np.float32)
+
+    def _pose_strength(self, distance: float, mode: str) -> float:
+        strength = pose_strength(distance, mode)
+        if distance > FAMILIAR_POSE:
+            s = self.stats
+            s.faces_at_unseen_pose += 1
+            s.farthest_pose = max(s.farthest_pose, distance)
+            s.faces_faded += 0 < strength < 1
+            s.faces_left_alone += strength <= 0
+        return strength
 
     def paste(self, inferred: Inferred, done: Callable[[FrameJob, list[FaceResult]], None]) -> None:
         """Blend the model's faces into their frames (in place). `done(frame, faces)` is called for
@@ -176,7 +215,9 @@ class FaceSwapper:
                     crop = cv2.resize(crop, out_side, interpolation=cv2.INTER_CUBIC)
                     if visible is not None:
                         visible = cv2.resize(visible, out_side, interpolation=cv2.INTER_LINEAR)
-                region = paste_face(job.image, inferred.out[k], learned, m, hull, blend, crop, face.points, visible)
+                strength = self._pose_strength(inferred.unseen[k] if inferred.unseen else 0.0, blend.unseen_pose)
+                region = None if strength <= 0 else paste_face(job.image, inferred.out[k], learned, m, hull, blend,
+                                                               crop, face.points, visible, strength)
                 results.append(FaceResult(face.track, face.points, region is not None, region))
             swapped = sum(r.swapped for r in results)
             self.stats.faces_swapped += swapped
@@ -194,4 +235,5 @@ class Inferred:
     masks: np.ndarray | None
     crops: list[np.ndarray]  # the model's inputs: the original faces in model space
     visible: np.ndarray | None = None  # (N, S, S) where nothing covers each original face (--occlusion)
+    unseen: list[float] = field(default_factory=list)  # per face: degrees from the drawn identity's trained poses
 

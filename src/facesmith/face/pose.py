@@ -47,3 +47,39 @@ def blur_score(face_bgr: np.ndarray, mask: np.ndarray | None = None) -> float:
         m = cv2.resize(mask, (128, 128), interpolation=cv2.INTER_NEAREST) > 0
         return float(lap[m].var()) if m.any() else 0.0
     return float(lap.var())
+
+
+POSE_CELL = 2.0  # degrees: a pose range keeps its faces' (yaw, pitch) on this grid, with counts
+
+
+def pose_cells(poses: np.ndarray) -> list[list[float]]:
+    """[[yaw, pitch, count], ...]: (N, 2) yaw/pitch in degrees gathered onto a POSE_CELL grid (what a
+    model stores of the poses it was trained on: small, and enough to tell which poses it has seen)."""
+    poses = np.asarray(poses, np.float64).reshape(-1, 2)
+    if not len(poses):
+        return []
+    cells, counts = np.unique(np.round(poses / POSE_CELL).astype(np.int64), axis=0, return_counts=True)
+    return [[float(y * POSE_CELL), float(p * POSE_CELL), int(n)] for (y, p), n in zip(cells, counts, strict=True)]
+
+
+class PoseRange:
+    """The head poses one identity was trained on, and how far a face's pose lies outside them.
+
+    `distance` is the angle (degrees, yaw and pitch together) from a pose to its k-th nearest trained
+    face, k = 1% of the faces (at least 3), so a few faces at a stray pose (a mis-read frame) do not
+    count as a pose the model has learned."""
+
+    def __init__(self, cells: list[list[float]]):
+        table = np.asarray(cells, np.float64).reshape(-1, 3)
+        self.points, self.counts = table[:, :2], table[:, 2]
+        total = float(self.counts.sum())
+        self.k = max(3.0, round(0.01 * total))
+        self.faces = int(total)
+
+    def distance(self, yaw: float, pitch: float) -> float:
+        if self.faces < self.k:
+            return 0.0  # too few faces to say anything
+        d = np.hypot(self.points[:, 0] - yaw, self.points[:, 1] - pitch)
+        order = np.argsort(d, kind="stable")
+        reached = np.searchsorted(np.cumsum(self.counts[order]), self.k)
+        return float(d[order[reached]])

@@ -6,7 +6,8 @@ restarts). `update(**changes)` validates everything before changing anything.
 
 Keys on a terminal (stdin a TTY): `s` swap on/off, `m` next mask, `c` next colour, `e`/`E` erode
 -1/+1 px, `f`/`F` feather -1/+1 px, `o` the target's own open mouth kept or
-not, `x` what covers the face kept in front or not, `w` which face (largest, all, identity), `q` quit.
+not, `x` what covers the face kept in front or not, `p` at poses the model never saw (swap, fade,
+keep), `w` which face (largest, all, identity), `q` quit.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..convert.options import ConvertOptions
-from ..engine.names import COLORS, MASKS, MOUTHS
+from ..engine.names import COLORS, MASKS, MOUTHS, UNSEEN_POSES
 from ..errors import InputError
 from ..options import option, same_as
 
 FACE_CHOICES = ("largest", "all", "identity")
 NO_OCCLUSION = "occlusion needs the model's occlusion network and this model has none (add it: train --occlusion)"
-KEYS_HELP = "keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, x occlusion, w which face, q quit"
+KEYS_HELP = ("keys: s swap on/off, m mask, c colour, e/E erode -/+, f/F feather -/+, o mouth, x occlusion, "
+             "p unseen pose, w which face, q quit")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Settings:
     feather: float | None = same_as(ConvertOptions, "feather")  # px; None: 8% of the face
     mouth: str = same_as(ConvertOptions, "mouth")
     occlusion: bool = same_as(ConvertOptions, "occlusion")
+    unseen_pose: str = same_as(ConvertOptions, "unseen_pose")
     swap: bool = option(True, "start with the swap turned off", flag="--swap-off")
 
     def as_dict(self) -> dict[str, Any]:
@@ -54,6 +57,8 @@ def _check(settings: Settings, masks: tuple[str, ...]) -> Settings:
         raise InputError(f"color must be one of {', '.join(COLORS)}, not {settings.color!r}")
     if settings.mouth not in MOUTHS:
         raise InputError(f"mouth must be one of {', '.join(MOUTHS)}, not {settings.mouth!r}")
+    if settings.unseen_pose not in UNSEEN_POSES:
+        raise InputError(f"unseen_pose must be one of {', '.join(UNSEEN_POSES)}, not {settings.unseen_pose!r}")
     if settings.faces not in FACE_CHOICES:
         raise InputError(f"faces must be one of {', '.join(FACE_CHOICES)}, not {settings.faces!r}")
     if settings.feather is not None and settings.feather < 0:
@@ -121,6 +126,8 @@ class Controls:
             if not self.can_occlude:
                 return NO_OCCLUSION
             new = self.update(occlusion=not s.occlusion)
+        elif key == "p":
+            new = self.update(unseen_pose=_next(UNSEEN_POSES, s.unseen_pose))
         elif key == "w":
             new = self.update(faces=_next(self.face_choices, s.faces))
         elif key in step:

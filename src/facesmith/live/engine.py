@@ -91,7 +91,8 @@ class LiveEngine:
     def _blend(self, settings: Settings) -> None:
         if settings != self._blend_from:
             self.engine.blend = BlendSettings(settings.mask, settings.erode, settings.feather, settings.color,
-                                              mouth=settings.mouth, occlusion=settings.occlusion)
+                                              mouth=settings.mouth, occlusion=settings.occlusion,
+                                              unseen_pose=settings.unseen_pose)
             self._blend_from = settings
 
     def _chosen(self, image: np.ndarray, found: list[FaceJob], which: str) -> list[FaceJob]:

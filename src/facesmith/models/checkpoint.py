@@ -247,6 +247,11 @@ def describe(model_dir: Path) -> dict[str, Any]:
         # facesets, their sources' SHA-256 and the consent given at train (None: trained before
         # models recorded it), carried into every output's C2PA manifest
         "training_data": cfg.get("training_data"),
+        # the head poses each side was trained at (convert's --unseen-pose): faces, yaw and pitch ranges
+        "poses": {side: {"faces": int(sum(c[2] for c in cells)),
+                         "yaw": [min(c[0] for c in cells), max(c[0] for c in cells)] if cells else None,
+                         "pitch": [min(c[1] for c in cells), max(c[1] for c in cells)] if cells else None}
+                  for side, cells in (cfg.get("poses") or {}).items()},
         "bytes": sum(f.stat().st_size for f in ckpt.path.iterdir()),
     }
 

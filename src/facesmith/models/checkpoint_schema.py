@@ -22,7 +22,10 @@ CONFIG = s.obj(
      "multiscale": s.boolean(), "augment": s.mapping(s.anything(3), max_items=64), "gan": s.number(0, 1e6),
      "holdout": s.number(0, 1), "faceset_a": s.string(), "faceset_b": s.string(), "input": s.string(),
      "expression_weight": s.number(0, 1e6), "expression_balance": s.number(0, 4),
+     "pose_balance": s.number(0, 4),
      "occlusion": s.boolean(),
+     # (yaw, pitch, faces) on a grid, per side (face/pose.py pose_cells)
+     "poses": s.mapping(s.list_of(s.list_of(s.number(-360, 1 << 40), 3, 3), 0, 1 << 16), max_items=2, key_len=1),
      # carried into every output's C2PA manifest (train/record.py)
      "training_data": s.obj({"facesets": s.list_of(s.obj({
          "side": s.string(8), "name": s.string(), "sources": s.list_of(s.obj(

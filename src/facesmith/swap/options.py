@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..options import option
 
 # train's options a swap takes as they are (their defaults and flags live in train/options.py)
-TRAIN_PASSTHROUGH = ("expression_weight", "expression_balance", "gan")
+TRAIN_PASSTHROUGH = ("expression_weight", "expression_balance", "pose_balance", "gan")
 
 
 @dataclass(frozen=True)

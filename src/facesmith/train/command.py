@@ -24,7 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", default=None,
                    help="require resuming (the default whenever MODEL_DIR holds a checkpoint)")
     add_options(p, TrainOptions, ("gan", "loss", "multiscale", "lr", "expression_weight", "expression_balance",
-                                   "occlusion", "occlusion_steps"))
+                                   "pose_balance", "occlusion", "occlusion_steps"))
     p.add_argument("--coverage", type=float, help="central fraction of the aligned face the model sees (model default)")
     p.add_argument("--arch", choices=["df", "liae"], help="hires only: architecture")
     add_options(p, TrainOptions, ("save_every", "keep", "preview_every", "timelapse", "holdout", "workers",

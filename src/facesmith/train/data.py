@@ -39,9 +39,10 @@ class FaceSet:
     regions: np.ndarray | None = None
     lab_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 3), np.float32))
     openness: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (eye, mouth), 68 points
-    sample_weights: np.ndarray | None = None  # expression-balanced sampling (sampling.py); None: epochs
+    sample_weights: np.ndarray | None = None  # expression- or pose-balanced sampling (sampling.py); None: epochs
     expression: np.ndarray | None = None  # (N, 4) mesh readings for the expression loss (expression.py)
     occlusion: OcclusionNet | None = None  # masks leave out what it finds covering each face (prepare_face)
+    poses: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))  # (yaw, pitch) as extracted
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -62,7 +63,8 @@ class FaceSet:
 
         return FaceSet([self.paths[i] for i in idx], self.size, self.coverage, self.frames[idx],
                        pick(self.images), pick(self.masks), pick(self.regions), self.lab_stats[idx],
-                       self.openness[idx], pick(self.sample_weights), pick(self.expression), self.occlusion)
+                       self.openness[idx], pick(self.sample_weights), pick(self.expression), self.occlusion,
+                       self.poses[idx])
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
@@ -161,7 +163,8 @@ def load_faceset(folder: str | Path, label: str, size: int, coverage: float, hol
     paths, metas = _check_faceset(folder, label)
     frames = np.array([m.get("frame", i) for i, m in enumerate(metas)], np.int64)
     openness = np.array([[eye_opening(p), mouth_opening(p)] for p in (face_landmarks(m) for m in metas)], np.float32)
-    full = FaceSet(paths, size, coverage, frames, openness=openness, occlusion=occlusion)
+    poses = np.array([[float(m.get("yaw", 0.0)), float(m.get("pitch", 0.0))] for m in metas], np.float32)
+    full = FaceSet(paths, size, coverage, frames, openness=openness, occlusion=occlusion, poses=poses)
     fits = len(paths) * size * size * 5 <= CACHE_LIMIT
     if fits:
         images = np.empty((len(paths), size, size, 3), np.uint8)

@@ -33,6 +33,9 @@ class TrainOptions:
                                              metavar="W")
     expression_balance: float = option(0.0, "draw faces by inverse frequency^P of their eye/mouth openness "
                                             "(0: off, 1: full balance)", metavar="P")
+    pose_balance: float = option(0.0, "draw faces by inverse frequency^P of their head pose (yaw, pitch), so the "
+                                      "turns and tilts a video shows rarely come up more (0: off, 1: full balance)",
+                                 metavar="P")
     occlusion: bool = option(False, "train the model's occlusion network (what convert's --occlusion keeps in front "
                                     "of the swap) first; what it finds covering a face in the facesets then weighs as "
                                     "background in the loss, so the model does not learn it as face")
@@ -68,6 +71,8 @@ class TrainOptions:
             raise InputError("--minutes must be more than 0")
         if (self.expression_weight or 0) < 0 or not 0 <= self.expression_balance <= 4:
             raise InputError("--expression-weight must be 0 or more and --expression-balance in [0, 4]")
+        if not 0 <= self.pose_balance <= 4:
+            raise InputError("--pose-balance must be in [0, 4]")
 
 
 class TrainSummary(TypedDict):

@@ -16,6 +16,7 @@ from ..atomic import check_writable_dir
 from ..devices import pick_device
 from ..errors import InputError
 from ..face.occlusion import OcclusionNet
+from ..face.pose import pose_cells
 from ..models import checkpoint as ckpt_io
 from ..models import create_model, model_class
 from ..models.checkpoint_schema import check_resumable
@@ -111,7 +112,7 @@ def resume_or_start(opt: TrainOptions, model_dir: Path, faceset_a: str | Path, f
         "clip": opt.clip, "loss": asdict(weights), "multiscale": opt.multiscale, "augment": asdict(AugmentConfig()),
         "gan": opt.gan, "holdout": opt.holdout, "faceset_a": str(faceset_a), "faceset_b": str(faceset_b),
         "expression_weight": opts.get("expression_weight", 0.0) if opt.expression_weight is None else opt.expression_weight,
-        "expression_balance": opt.expression_balance, "occlusion": opt.occlusion,
+        "expression_balance": opt.expression_balance, "pose_balance": opt.pose_balance, "occlusion": opt.occlusion,
         "input": "BGR float in [0,1], central `coverage` of the aligned face resized to `size`",
         "training_data": training_record(faceset_a, faceset_b, opt.consent),
     }
@@ -262,10 +263,16 @@ def load_data(faceset_a: str | Path, faceset_b: str | Path, run: Run, nets: Nets
         params = sum(p.numel() for p in nets.net.parameters()) / 1e6
         progress.log(f"faces: A {len(a_train)} (+{len(a_held)} held out), B {len(b_train)} (+{len(b_held)} held out); "
                      f"model {run.config['model']} {size} px, {params:.1f} M params")
-    balance = float(run.config.get("expression_balance", 0.0))  # models from before it: 0, plain epochs
-    if balance > 0:
-        a_train.sample_weights = balanced_weights(a_train.openness, balance)
-        b_train.sample_weights = balanced_weights(b_train.openness, balance)
+    # the poses each identity is trained at, for convert's --unseen-pose (a resume records its facesets' now)
+    run.config["poses"] = {"a": pose_cells(a_train.poses), "b": pose_cells(b_train.poses)}
+    # models from before them: 0, plain epochs
+    balance = {"expression": float(run.config.get("expression_balance", 0.0)),
+               "pose": float(run.config.get("pose_balance", 0.0))}
+    if any(balance.values()):
+        for faces in (a_train, b_train):
+            faces.sample_weights = balanced_weights(faces.openness, balance["expression"]) * \
+                balanced_weights(faces.poses, balance["pose"])
+            faces.sample_weights /= faces.sample_weights.sum()
 
     def fixed(train_set: FaceSet, held: FaceSet) -> torch.Tensor:
         src = held if len(held) >= 4 else train_set
