@@ -18,6 +18,7 @@ import pytest
 
 import facesmith
 from facesmith.errors import InputError, OutputError
+from facesmith.faceset import list_faces
 from facesmith.media.video import probe_video
 from facesmith.models import checkpoint as ckpt_io
 
@@ -95,6 +96,8 @@ def test_swap_resumes_after_sigkill(clips: tuple[Path, Path], tmp_path: Path) ->
         assert not stages["train"]["reused"] and stages["train"]["resumed_from"] >= 10
     assert stages["train"]["iterations"] == 120
     assert stages["convert"]["frames"] == 45 and stages["convert"]["faces_swapped"] >= 40
+    coverage = summary["pose_coverage"]  # said before training: the target's faces beyond the source's poses
+    assert coverage["target_faces"] == len(list_faces(work / "faces_target")) >= coverage["beyond_source_poses"]
     assert "[1/4] extract-source: done before, reused" in done.stderr and "[4/4] convert" in done.stderr
     assert sorted(p.name for p in (work / "faces_target").iterdir()) == faces_before
     info = probe_video(out)

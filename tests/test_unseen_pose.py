@@ -38,6 +38,9 @@ def test_pose_range_measures_how_far_outside_the_trained_poses() -> None:
     assert 13 <= near.distance(20, 0) <= 17
     assert near.distance(40, 0) >= 33  # two faces there are not a pose the model has learned
     assert PoseRange([]).distance(50, 50) == 0  # nothing known: nothing is called unseen
+    # a crafted model's record: counts below zero or fractional count as nothing, never as an error
+    odd = PoseRange([[0, 0, -1e9], [3, 0, 2.4], [80, 0, 1e12], [0, 50, 0]])
+    assert odd.distance(0, 0) == 80 and PoseRange([[0, 0, -5]]).distance(9, 9) == 0
 
 
 def test_pose_balance_draws_the_rare_poses_more() -> None:

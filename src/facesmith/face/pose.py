@@ -71,7 +71,7 @@ class PoseRange:
 
     def __init__(self, cells: list[list[float]]):
         table = np.asarray(cells, np.float64).reshape(-1, 3)
-        self.points, self.counts = table[:, :2], table[:, 2]
+        self.points, self.counts = table[:, :2], np.clip(np.round(table[:, 2]), 0, None)  # a model from anywhere
         total = float(self.counts.sum())
         self.k = max(3.0, round(0.01 * total))
         self.faces = int(total)
@@ -81,5 +81,5 @@ class PoseRange:
             return 0.0  # too few faces to say anything
         d = np.hypot(self.points[:, 0] - yaw, self.points[:, 1] - pitch)
         order = np.argsort(d, kind="stable")
-        reached = np.searchsorted(np.cumsum(self.counts[order]), self.k)
+        reached = min(int(np.searchsorted(np.cumsum(self.counts[order]), self.k)), len(order) - 1)
         return float(d[order[reached]])

@@ -42,6 +42,11 @@ def face_landmarks(meta: dict[str, Any], size: int | None = None) -> np.ndarray:
     return points * ((size or meta["size"]) / meta["size"])
 
 
+def face_poses(metas: list[dict[str, Any]]) -> np.ndarray:
+    """(N, 2) float32: each face's head yaw and pitch in degrees, as extract measured them in its frame."""
+    return np.array([[float(m.get("yaw", 0.0)), float(m.get("pitch", 0.0))] for m in metas], np.float32).reshape(-1, 2)
+
+
 def face_mask(meta: dict[str, Any], size: int | None = None) -> np.ndarray:
     """The stored face mask polygon (normalised crop units) rasterised at `size` pixels."""
     size = size or meta["size"]
@@ -60,6 +65,6 @@ def load_face(path: str | Path, size: int | None = None) -> Face:
 
 
 __all__ = [
-    "FACE_FORMAT_VERSION", "FACE_SUFFIXES", "Face", "encode_face", "face_landmarks", "face_mask",
+    "FACE_FORMAT_VERSION", "FACE_SUFFIXES", "Face", "encode_face", "face_landmarks", "face_mask", "face_poses",
     "list_faces", "load_face", "read_face", "read_face_meta", "write_face",
 ]

@@ -57,4 +57,6 @@ class SwapSummary(TypedDict):
     # per stage ("extract-source", "extract-target", "train", "convert"): its summary's plain values,
     # with "reused": True when an earlier run had finished it
     stages: dict[str, dict[str, Any]]
+    # the target's faces beyond the source's head poses: target_faces, beyond_source_poses, farthest_degrees
+    pose_coverage: dict[str, Any]
     seconds: float

@@ -130,6 +130,7 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
                 batch_size: int | None, save_every: int, size: int, overwrite: bool,
                 model_options: dict[str, Any] | None, train_options: dict[str, Any],
                 convert_options: dict[str, Any], started: float) -> SwapSummary:
+    from ..convert.options import ConvertOptions
     from ..convert.output import plan_output
     from ..convert.pipeline import convert as run_convert
 
@@ -169,12 +170,32 @@ def _run_stages(source: Path, target: Path, output: Path, workdir: Path, state: 
               lambda: _extract_faces(source, faces_a, "SOURCE", step, size))
     run_stage(2, "extract-target", f"faces of {target.name} (identity B), every frame",
               lambda: _extract_faces(target, faces_b, "TARGET", 1, size))
+    report["pose_coverage"] = _pose_coverage(faces_a, faces_b, ConvertOptions(**convert_options).unseen_pose)
     budget_text = f"to iteration {plan.iterations}" if plan.iterations else f"{budget['minutes']:g} minutes in all"
     run_stage(3, "train", f"model {plan.model} on {dev}, {budget_text}" + (f" + upscaler x{plan.upscale}" if plan.upscale
               else "") + " (Ctrl-C saves; re-run to resume)", train)
     run_stage(4, "convert", f"{target.name} -> {output.name}", convert)
     report["seconds"] = round(time.monotonic() - started, 2)
     return report
+
+
+def _pose_coverage(faces_a: Path, faces_b: Path, mode: str) -> dict[str, Any]:
+    """How many of the target's faces are at head poses the source never shows (convert's --unseen-pose
+    then swaps, fades or keeps them), said before the training time is spent."""
+    from ..engine.names import FAMILIAR_POSE
+    from ..face.pose import PoseRange, pose_cells
+    from ..faceset import face_poses, list_faces, read_face_meta
+
+    source = PoseRange(pose_cells(face_poses([read_face_meta(p) for p in list_faces(faces_a)])))
+    far = [source.distance(y, p) for y, p in face_poses([read_face_meta(p) for p in list_faces(faces_b)])]
+    beyond = sum(d > FAMILIAR_POSE for d in far)
+    if beyond:
+        fate = {"swap": "convert swaps them anyway (--unseen-pose fade or keep: the target's own face there)",
+                "fade": "convert fades them towards the target's own face (--unseen-pose fade)",
+                "keep": "convert leaves the farthest as they are (--unseen-pose keep)"}[mode]
+        progress.log(f"pose coverage: {beyond} of {len(far)} target faces ({beyond / len(far):.0%}) are more than "
+                     f"{FAMILIAR_POSE:g} degrees from any pose the source shows (up to {max(far):.0f}); {fate}")
+    return {"target_faces": len(far), "beyond_source_poses": beyond, "farthest_degrees": round(max(far, default=0), 1)}
 
 
 def _train_stage(plan: SwapPlan, budget: dict[str, Any], faces_a: Path, faces_b: Path, model_dir: Path,

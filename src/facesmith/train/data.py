@@ -20,7 +20,7 @@ from ..errors import InputError
 from ..face.align import LEFT_EYE, MOUTH, RIGHT_EYE, crop_box
 from ..face.expression import eye_opening, mouth_opening
 from ..face.occlusion import OcclusionNet, covered_crops
-from ..faceset import face_landmarks, face_mask, list_faces, read_face, read_face_meta
+from ..faceset import face_landmarks, face_mask, face_poses, list_faces, read_face, read_face_meta
 
 # Faces are cached in memory when they take less than this (bytes); beyond it they are decoded per batch.
 CACHE_LIMIT = int(os.environ.get("FACESMITH_CACHE_MB", "4096")) * 2**20
@@ -163,8 +163,7 @@ def load_faceset(folder: str | Path, label: str, size: int, coverage: float, hol
     paths, metas = _check_faceset(folder, label)
     frames = np.array([m.get("frame", i) for i, m in enumerate(metas)], np.int64)
     openness = np.array([[eye_opening(p), mouth_opening(p)] for p in (face_landmarks(m) for m in metas)], np.float32)
-    poses = np.array([[float(m.get("yaw", 0.0)), float(m.get("pitch", 0.0))] for m in metas], np.float32)
-    full = FaceSet(paths, size, coverage, frames, openness=openness, occlusion=occlusion, poses=poses)
+    full = FaceSet(paths, size, coverage, frames, openness=openness, occlusion=occlusion, poses=face_poses(metas))
     fits = len(paths) * size * size * 5 <= CACHE_LIMIT
     if fits:
         images = np.empty((len(paths), size, size, 3), np.uint8)
