@@ -23,22 +23,16 @@ import numpy as np
 import facesmith
 from facesmith.engine import BlendSettings, FrameEngine
 from facesmith.engine.names import FAMILIAR_POSE, UNSEEN_POSE
+from facesmith.evaluate.command import _source_centroid as source_centroid
 from facesmith.evaluate.metrics import landmark_error
 from facesmith.evaluate.quality import face_box, laplacian_variance
 from facesmith.face import FaceReader
 from facesmith.face.identity import FaceEmbedder
 from facesmith.face.pose import head_pose
-from facesmith.faceset import list_faces, load_face
 from facesmith.media.video import iter_frames
 from facesmith.provenance import Marker
 
 BUCKETS = ((0, 5), (5, FAMILIAR_POSE), (FAMILIAR_POSE, UNSEEN_POSE), (UNSEEN_POSE, 180))
-
-
-def centroid(faceset: Path, embedder: FaceEmbedder) -> np.ndarray:
-    paths = list_faces(faceset)
-    picks = paths[:: max(1, len(paths) // 40)]
-    return np.mean([embedder.embed(f.image, f.landmarks) for f in map(load_face, picks)], 0)
 
 
 def gray(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
@@ -107,7 +101,7 @@ def main() -> None:
     if "a" not in model.poses:
         raise SystemExit(f"{args.model} records no trained poses (trained before they were recorded); retrain it")
     embedder = FaceEmbedder()
-    source = centroid(args.source_faceset, embedder)
+    source, _ = source_centroid(args.source_faceset, embedder)  # as `facesmith evaluate` takes it
     for video in args.videos:
         measure(model, video, source, embedder, args.every, args.sheet)
 

@@ -16,7 +16,7 @@ import pytest
 import facesmith
 from facesmith.engine import BlendSettings, FrameEngine
 from facesmith.engine.frames import FaceJob
-from facesmith.engine.names import FAMILIAR_POSE, UNSEEN_POSE
+from facesmith.engine.names import FAMILIAR_POSE, KEEP_POSE, UNSEEN_POSE
 from facesmith.face import FaceReader
 from facesmith.face.pose import PoseRange, head_pose, pose_cells
 from facesmith.faceset import list_faces, read_face_meta
@@ -121,7 +121,7 @@ def test_between_the_limits_the_swap_fades_in_proportion(part: float) -> None:
     want = 1 - part
     print(f"{distance} degrees: the fade changes {share:.3f} of what the swap does (expected {want:.3f})")
     assert share == pytest.approx(want, abs=0.08)
-    assert changes["keep"] == (changes["swap"] if distance <= (FAMILIAR_POSE + UNSEEN_POSE) / 2 else 0)
+    assert changes["keep"] == (changes["swap"] if distance <= KEEP_POSE else 0)
 
 
 def test_convert_reports_unseen_poses_and_refuses_an_empty_output(tmp_path: Path,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..devices import DEVICES
-from ..engine.names import COLORS, FAMILIAR_POSE, MASKS, MOUTHS, UNSEEN_POSE, UNSEEN_POSES
+from ..engine.names import COLORS, FAMILIAR_POSE, KEEP_POSE, MASKS, MOUTHS, UNSEEN_POSE, UNSEEN_POSES
 from ..errors import InputError
 from ..face import SAME_PERSON_THRESHOLD
 from ..media.encoding import PRESETS
@@ -49,7 +49,7 @@ class ConvertOptions:
     unseen_pose: str = option("swap", f"at head poses the model never saw the source at (more than "
                                       f"{FAMILIAR_POSE:g} degrees from its faceset's): swap anyway (default), fade "
                                       f"back to the target's own face by {UNSEEN_POSE:g} degrees, or keep the "
-                                      f"target's face from {(FAMILIAR_POSE + UNSEEN_POSE) / 2:g}",
+                                      f"target's face from {KEEP_POSE:g}",
                               choices=UNSEEN_POSES)
     smooth: int = option(2, "average each face's alignment over +-N frames against jitter (0: off; default "
                             "%(default)s)", metavar="N")

@@ -32,7 +32,7 @@ from .. import progress
 from ..devices import pick_device
 from ..engine.engine import FrameEngine
 from ..engine.frames import FrameJob
-from ..engine.swapper import load_swap_model
+from ..engine.swapper import SwapStats, load_swap_model
 from ..errors import InputError
 from ..face.identity_gate import IdentityGate
 from ..faceset.reference import faceset_gate
@@ -283,7 +283,7 @@ def encoder_threads(device: str, pixels: int) -> int:
     return 1 if device == "cpu" and cores <= 2 and pixels <= 1280 * 720 else 0
 
 
-def _say_unseen_poses(stats: Any, mode: str) -> None:
+def _say_unseen_poses(stats: SwapStats, mode: str) -> None:
     """One line on the faces at head poses the drawn identity was not trained at, and what became of them."""
     n = stats.faces_at_unseen_pose
     if not n:

@@ -10,3 +10,4 @@ UNSEEN_POSES = ("swap", "fade", "keep")
 # face/pose.py PoseRange) and, faded, not at all from UNSEEN_POSE on; `keep` cuts halfway
 FAMILIAR_POSE = 15.0
 UNSEEN_POSE = 25.0
+KEEP_POSE = (FAMILIAR_POSE + UNSEEN_POSE) / 2

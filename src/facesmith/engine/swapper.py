@@ -23,7 +23,7 @@ from ..face.pose import PoseRange, head_pose
 from ..media.warp import warp_crop
 from .blend import BlendSettings, paste_face
 from .frames import FaceJob, FaceResult, FrameJob
-from .names import FAMILIAR_POSE, UNSEEN_POSE
+from .names import FAMILIAR_POSE, KEEP_POSE, UNSEEN_POSE
 
 
 @dataclass
@@ -40,13 +40,12 @@ class SwapStats:
     farthest_pose: float = 0.0  # degrees from the trained poses, the most of any face
 
 
-
 def pose_strength(distance: float, mode: str) -> float:
     """How much of the swap shows on a face `distance` degrees from the poses the model was trained at."""
     if mode == "swap" or distance <= FAMILIAR_POSE:
         return 1.0
     if mode == "keep":
-        return 0.0 if distance > (FAMILIAR_POSE + UNSEEN_POSE) / 2 else 1.0
+        return 0.0 if distance > KEEP_POSE else 1.0
     return float(np.clip((UNSEEN_POSE - distance) / (UNSEEN_POSE - FAMILIAR_POSE), 0, 1))
 
 
@@ -215,7 +214,7 @@ class FaceSwapper:
                     crop = cv2.resize(crop, out_side, interpolation=cv2.INTER_CUBIC)
                     if visible is not None:
                         visible = cv2.resize(visible, out_side, interpolation=cv2.INTER_LINEAR)
-                strength = self._pose_strength(inferred.unseen[k] if inferred.unseen else 0.0, blend.unseen_pose)
+                strength = self._pose_strength(inferred.unseen[k], blend.unseen_pose)
                 region = None if strength <= 0 else paste_face(job.image, inferred.out[k], learned, m, hull, blend,
                                                                crop, face.points, visible, strength)
                 results.append(FaceResult(face.track, face.points, region is not None, region))

@@ -97,12 +97,13 @@ def prepare_face(path: Path, size: int, coverage: float,
     return image, mask, region_map(landmarks, size)
 
 
-def balanced_weights(openness: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
-    """Sampling weights (summing to 1): the inverse frequency, to `power`, of each face's bin of
-    (eye openness, mouth opening). Bins are equal-width between the 2nd and 98th percentile of each
-    reading (beyond them, the end bins), so a rare state - B's closed eyes - fills a bin of its own."""
-    key = np.zeros(len(openness), np.int64)
-    for col in np.asarray(openness, np.float64).T:
+def balanced_weights(readings: np.ndarray, power: float, bins: int = 5) -> np.ndarray:
+    """Sampling weights (summing to 1): the inverse frequency, to `power`, of each face's bin of its
+    (N, k) readings (eye openness and mouth opening, or head yaw and pitch). Bins are equal-width
+    between the 2nd and 98th percentile of each reading (beyond them, the end bins), so a rare state -
+    B's closed eyes - fills a bin of its own."""
+    key = np.zeros(len(readings), np.int64)
+    for col in np.asarray(readings, np.float64).T:
         lo, hi = np.percentile(col, [2, 98])
         key = key * bins + np.digitize(col, np.linspace(lo, hi, bins + 1)[1:-1])
     weights = np.bincount(key)[key].astype(np.float64) ** -power
