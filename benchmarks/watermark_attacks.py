@@ -11,8 +11,10 @@ into a new file, which is read as `verify` reads it (re-detected faces, 30 evenl
 - faces: faces found / faces marked (a face the detector misses after the attack carries nothing);
 - bit acc: mean over the faces found of the share of payload bits the face reads right on its own,
   and the share of faces reading >= 0.95;
-- verdict: whether the whole file verifies as marked with the right payload (`decode_faces`), and
-  the false-positive probability it reports (a clean file passes that test with that probability);
+- verdict: whether the whole file verifies as marked with the right payload (`decode_faces`; "fp?":
+  marked, but v3's fingerprint bits read wrong), the false-positive probability it reports (a clean
+  file passes that test with that probability), v3's estimated certainty of the fingerprint read
+  ("fp sure") and its presence z; chk: v2's check bits matched by the best candidate;
 - named: the same file tested for the marking model's mark alone (`evidence.model_tests`, what
   `verify --model` adds): the false-positive probability of that test, found when <= 1e-6.
 
@@ -83,19 +85,21 @@ def read_attacked(path: Path, reader: MarkReader) -> tuple[list[tuple[int, np.nd
 
 def measure(attack: Attack, frames: list[np.ndarray], marked_faces: int, folder: Path,
             reader: MarkReader, scheme: watermark.Scheme, fps: float = FPS, fingerprint: str = FINGERPRINT) -> dict:
-    expected = payload.encode(fingerprint) if scheme.version == 1 else payload.encode_v2(fingerprint)
+    expected = payload.encode_for(scheme.version, fingerprint)
     faces, count = read_attacked(attack.apply(frames, fps, folder), reader)
     mark = decode_faces(faces, count)
-    (named,) = evidence.model_tests(faces, [fingerprint]) if scheme.version == 2 else [{"false_positive_probability": 1.0}]
-    layers = ["v1"] if scheme.version == 1 else [mark.get("layer", "v2"), "v2"]
-    layer = next(x for x in layers if x.startswith("v"))
+    (named,) = evidence.model_tests(faces, [fingerprint]) if scheme.version > 1 else [{"false_positive_probability": 1.0}]
+    layer = mark["layer"] if mark["found"] and mark["layer"].startswith(f"v{scheme.version}") else f"v{scheme.version}"
     acc = np.array([((f[layer] > 0) == expected).mean() for _, f in faces]) if faces else np.zeros(1)
-    right = mark["found"] and mark["payload"]["model"] == fingerprint[: len(mark["payload"]["model"])]
+    found = mark["found"] and mark["layer"].startswith(f"v{scheme.version}")
+    right = found and mark["payload"]["model"] == fingerprint[: len(mark["payload"]["model"])]
+    verdict = "MARKED" if right else ("MARKED, fp?" if found else ("WRONG" if mark["found"] else "not marked"))
     return {"attack": attack.name, "faces": f"{len(faces)}/{marked_faces * count // len(frames)}",
-            "bit_acc": float(acc.mean()), "faces_095": float((acc >= 0.95).mean()),
-            "verdict": "MARKED" if right else ("WRONG" if mark["found"] else "not marked"),
+            "bit_acc": float(acc.mean()), "faces_095": float((acc >= 0.95).mean()), "verdict": verdict,
             "p_fp": mark.get("false_positive_probability", mark["false_positive_rate"]),
-            "matched": mark.get("check_bits_matched", -1), "named_p": named["false_positive_probability"]}
+            "certainty": mark["payload"].get("certainty", 1.0) if found else 0.0,
+            "matched": mark.get("check_bits_matched", -1), "presence_z": mark.get("presence_z", 0.0),
+            "named_p": named["false_positive_probability"]}
 
 
 def main() -> None:
@@ -104,7 +108,8 @@ def main() -> None:
     ap.add_argument("--clip", nargs="+", default=CLIPS)
     ap.add_argument("--model", type=Path, help="convert the clips with this model instead of marking real "
                     "frames (the first --frames frames at 30 fps; the fingerprint is the model's)")
-    ap.add_argument("--scheme", type=int, default=2, choices=(1, 2), help="watermark format to mark with")
+    ap.add_argument("--scheme", type=int, default=watermark.WRITTEN.version, choices=sorted(watermark.SCHEMES),
+                    help="watermark format to mark with (not with --model: convert marks in the format it writes)")
     ap.add_argument("--attack", nargs="+", default=[a.name for a in ATTACKS], help="names from attacks.ATTACKS")
     args = ap.parse_args()
     progress.QUIET = True
@@ -123,12 +128,14 @@ def main() -> None:
             fingerprint = model_fingerprint(args.model) if args.model else FINGERPRINT
             frames = [f.image for f in iter_frames(out)]
             print(f"\n{clip}: {len(frames)} frames, {marked_faces} faces marked")
-            print(f"{'attack':20s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} {'chk':>3s} {'named':>8s} {'s':>5s}")
+            print(f"{'attack':20s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} "
+                  f"{'fp sure':>7s} {'z':>5s} {'chk':>3s} {'named':>8s} {'s':>5s}")
             for name in args.attack:
                 start = time.perf_counter()
                 r = measure(by_name(name), frames, marked_faces, folder, reader, scheme, fps, fingerprint)
                 print(f"{r['attack']:20s} {r['faces']:>7s} {r['bit_acc']:8.3f} {r['faces_095']:7.0%} "
-                      f"{r['verdict']:>11s} {r['p_fp']:9.1e} {r['matched']:3d} {r['named_p']:8.0e} {time.perf_counter() - start:5.1f}", flush=True)
+                      f"{r['verdict']:>11s} {r['p_fp']:9.1e} {r['certainty']:7.3f} {r['presence_z']:5.1f} {r['matched']:3d} "
+                      f"{r['named_p']:8.0e} {time.perf_counter() - start:5.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ Per file: every frame read as verify reads it (all faces, per layer); the whole-
 frames, whether anything decoded, the best candidate's matched check bits and its null p-value, and
 the decision's false-positive rate. Then the calibration: on every clean face, the v2 hard decision's
 matched check bits should be Binomial(32, 1/2) (mean 16, variance 8) and each soft bit's sign a fair
-coin; the best of 2048 candidates per file should match ~25 (`evidence.check_match_p`). And the
+coin; the best of 2048 candidates per file should match ~25 (`evidence.check_match_p`). The v3 presence
+test (`evidence.presence_test`) must stay below its threshold on every file and frame, and its z, per
+file and per frame, is printed against its bound (share with p <= 0.01 / 0.1). And the
 test for a named model's mark (`evidence.model_tests`, verify --model) against --models random model
 fingerprints per file: none may be found, and its reported probability must be conservative (p <= a
 on at most a share a of the (file, model) pairs).
@@ -44,6 +46,15 @@ def frames_of(path: Path, every: int, limit: int | None):
         yield 0, read_image(path)
 
 
+def print_presence(per_file: list[float], per_frame: list[float]) -> None:
+    for what, values in (("file", per_file), ("frame", per_frame)):
+        if values:
+            q = np.array(values)
+            print(f"v3 presence test per {what}, {len(q)}: found {int((q <= evidence.PRESENCE_ALPHA).sum())}, smallest p "
+                  f"{q.min():.1e}; share with p <= 0.01: {np.mean(q <= 0.01):.4f}, <= 0.1: {np.mean(q <= 0.1):.3f} "
+                  "(a calibrated bound: at most 0.01 and 0.1)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--every", type=int, default=1, help="read every Nth video frame (1: all)")
@@ -58,6 +69,8 @@ def main() -> None:
     worst_p = 1.0
     rng = np.random.default_rng(0)
     named_p: list[float] = []
+    presence_file: list[float] = []
+    presence_frame: list[float] = []
     start = time.perf_counter()
     for path in files:
         faces, frames = [], 0
@@ -65,8 +78,10 @@ def main() -> None:
             frames += 1
             read = [(index, f) for f in reader.read(image)]
             faces += read
-            if read and evidence.decode_faces(read, 1)["found"]:
-                false_frames += 1
+            if read:
+                frame_mark = evidence.decode_faces(read, 1)
+                false_frames += frame_mark["found"]
+                presence_frame.append(frame_mark.get("presence_p", 1.0))
             for _, f in read:
                 hard = (f["v2"] > 0).astype(np.uint8)
                 hard_matches.append(int(evidence.check_matches(hard[None])[0]))
@@ -75,6 +90,8 @@ def main() -> None:
         total_faces += len(faces)
         mark = evidence.decode_faces(faces, frames)
         false_files += mark["found"]
+        if faces:
+            presence_file.append(mark.get("presence_p", 1.0))
         worst_p = min(worst_p, mark.get("p_value", 1.0))
         if faces:  # one model at a time, as `verify --model M` tests it
             named_p += [evidence.model_tests(faces, [f"{k:08x}"])[0]["false_positive_probability"]
@@ -83,6 +100,7 @@ def main() -> None:
             print(f"{path.relative_to(SHARED)}: {frames} frames, {len(faces)} faces, "
                   f"{'MARKED (false positive)' if mark['found'] else 'not marked'}, best candidate "
                   f"{mark.get('check_bits_matched', '-')}/32 check bits (null p {mark.get('p_value', 1.0):.2f}), "
+                  f"presence z {mark.get('presence_z', 0.0):.2f} (p {mark.get('presence_p', 1.0):.2f}), "
                   f"decision false-positive rate {mark['false_positive_rate']:.1e}", flush=True)
     m = np.array(hard_matches)
     s = np.array(signs) if signs else np.zeros((0, 64))
@@ -95,6 +113,7 @@ def main() -> None:
         print(f"named-model test, {len(q)} (file, random model) pairs: found {int((q <= evidence.MODEL_TEST_ALPHA).sum())}, "
               f"smallest p {q.min():.1e}; share with p <= 0.01: {np.mean(q <= 0.01):.4f}, <= 0.1: {np.mean(q <= 0.1):.3f} "
               f"(a calibrated bound: at most 0.01 and 0.1)")
+    print_presence(presence_file, presence_frame)
     if len(m):
         print(f"per-face hard-decision check bits matched: mean {m.mean():.2f} (null 16), variance "
               f"{m.var():.2f} (null 8), max {m.max()} (null P(max >= that over {len(m)} faces) = "

@@ -118,7 +118,7 @@ def watermark_at_target_geometry(frames: list[tuple[float, np.ndarray]],
             continue
         checked += 1
         fit = reader.refit(watermark.luma_only(image), faces[round(t, 4)][1])  # as the marker fits
-        read.append((n, watermark.read_face(image, fit.points.astype(np.float64))))
+        read.append((n, watermark.read_layers(image, fit.points.astype(np.float64))))
     return decode_faces(read, checked)
 
 

@@ -115,6 +115,47 @@ def test_model_tests_find_a_named_models_mark_beyond_the_blind_decoders_reach(tm
     assert "found: watermark, metadata" in readable.describe({**r, "watermark": wm})
 
 
+def _v3_faces(rng: np.random.Generator, fingerprint: str | None, strength: float, n: int) -> list:
+    """n faces' v3 readings (bits and cell terms) carrying `fingerprint`'s mark at `strength` (in units
+    of the per-cell noise), or none."""
+    from facesmith.provenance import watermark
+
+    lay = watermark.layout(watermark.V3)
+    sign = 2.0 * payload.encode_v3(fingerprint) - 1.0 if fingerprint else np.zeros(payload.V3_NBITS)
+    faces = []
+    for i in range(n):
+        cells = strength * sign[lay.bit_of] + rng.normal(size=len(lay.cells))
+        bits = np.bincount(lay.bit_of, cells, payload.V3_NBITS) / np.bincount(lay.bit_of, None, payload.V3_NBITS)
+        faces.append((i, {"v3": bits, "v3/cells": cells}))
+    return faces
+
+
+def test_presence_test_finds_any_v3_mark_blind_and_reads_its_fingerprint() -> None:
+    """v3: the known presence word is tested over the cells (Hoeffding, calibrated on noise); once it
+    is found the fingerprint is read bit by bit with an honest certainty; a named model's test uses its
+    own bits only, so another model's mark is not taken for it."""
+    from facesmith.provenance import evidence
+
+    rng = np.random.default_rng(3)
+    strong = evidence.decode_faces(_v3_faces(rng, FP, 0.5, 30), 30)
+    assert strong["found"] and strong["layer"] == "v3" and strong["payload"]["model"] == FP[:8], strong
+    assert strong["payload"]["version"] == 3 and strong["payload"]["certainty"] > 0.99
+    assert strong["false_positive_probability"] <= evidence.PRESENCE_ALPHA
+    # a mark too weak for its 32 fingerprint bits: still found as a facesmith mark; the reading is not
+    # trusted, and says so
+    weak = evidence.decode_faces(_v3_faces(rng, FP, 0.1, 30), 30)
+    assert weak["found"] and weak["payload"]["certainty"] < 0.5, weak
+    # clean faces: the presence p is conservative (p <= a at most a share a of the time)
+    p = [evidence.presence_test(_v3_faces(rng, None, 0.0, 3))["presence_p"] for _ in range(300)]
+    assert np.mean(np.array(p) <= 0.1) <= 0.1 and min(p) > evidence.PRESENCE_ALPHA
+    assert evidence.FALSE_POSITIVE_RATE <= 1e-6
+    # another model's mark: a facesmith mark, but not this model's
+    other = _v3_faces(rng, "89abcdef01234567", 0.5, 30)
+    assert evidence.decode_faces(other, 30)["found"]
+    mine, theirs = evidence.model_tests(other, [FP, "89abcdef01234567"])
+    assert not mine["found"] and theirs["found"] and theirs["layer"] == "v3", (mine, theirs)
+
+
 def test_model_fingerprint_hashes_latest_weights(tmp_path: Path) -> None:
     model = tmp_path / "model"
     for name, data in (("00000010", b"old"), ("00000020", b"new weights")):

@@ -86,13 +86,13 @@ def marked_clip(tmp_path_factory: pytest.TempPathFactory, facesmith_home: Path) 
     assert 0 < np.count_nonzero(diff) < diff.size * 0.6 and diff.max() <= 12 and diff[diff > 0].mean() < 4.5
     path = encode(marked, tmp / "marked.mp4", 18, container_metadata(FINGERPRINT), container_options())
     finalize_file(path, FINGERPRINT)
-    return path, decode(path), payload.encode_v2(FINGERPRINT)
+    return path, decode(path), payload.encode_for(watermark.WRITTEN.version, FINGERPRINT)
 
 
 def _check_marked(report: dict, expected_bits: np.ndarray, min_frames: int = 1) -> None:
     wm = report["watermark"]
     assert report["marked"] and wm["found"], wm
-    assert wm["payload"]["model"] == FINGERPRINT[:8] and wm["layer"] == "v2"
+    assert wm["payload"]["model"] == FINGERPRINT[:8] and wm["layer"] == f"v{watermark.WRITTEN.version}"
     assert wm["false_positive_probability"] <= 1e-6
     assert wm["bits"] == "".join(map(str, expected_bits))
     assert wm["bit_accuracy"] >= 0.95, wm
@@ -207,7 +207,7 @@ def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.n
     was not capped reads at TARGET or above (it is driven to TARGET on the blurred crop as well),
     up to rounding."""
     image, points = real_face
-    bits = payload.encode_v2(FINGERPRINT)
+    bits = payload.encode_for(watermark.WRITTEN.version, FINGERPRINT)
     marked = image.copy()
     mark = watermark.plan_face(marked, points, bits)
     watermark.add_to_bgr(marked, mark)
@@ -215,7 +215,8 @@ def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.n
     reading = watermark.read_face(marked, points) * (2.0 * bits - 1.0)
     free = (amp > watermark.AMP_MIN) & (amp < watermark.AMP_MAX)
     assert free.sum() >= 40
-    assert (reading[free] > 0.6 * watermark.TARGET).all() and watermark.TARGET <= np.median(reading) < 1.5 * watermark.TARGET
+    # (the clean crop reads above target where the blurred one needed more: v3's ~3.4 cells a bit, median 1.56x)
+    assert (reading[free] > 0.6 * watermark.TARGET).all() and watermark.TARGET <= np.median(reading) < 1.7 * watermark.TARGET
     assert (reading > 0.5 * watermark.TARGET).all()
 
 
@@ -246,7 +247,7 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
         return np.ascontiguousarray(orientation.to_stored(upright_bgr))
 
     image, points = real_face
-    bits = payload.encode_v2(FINGERPRINT)
+    bits = payload.encode_for(watermark.WRITTEN.version, FINGERPRINT)
     mark = watermark.plan_face(image, points, bits)
     in_bgr = image.copy()
     watermark.add_to_bgr(in_bgr, mark)
@@ -263,7 +264,7 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
         assert np.abs(w.astype(np.int16) - before)[changed].mean() > 1.2, name  # the comparison is not vacuous
         if space is None:
             diff = np.abs(g.astype(np.int16) - w)
-            # (up to 5 levels where the BGR path saturates: v2 amplitudes reach 6 chroma levels)
+            # (up to 5 levels where the BGR path saturates: amplitudes reach 6 chroma levels)
             assert diff.max() <= 5 and diff[changed].mean() < 0.5, (name, diff.max(), diff[changed].mean())
     sign = 2.0 * bits - 1.0
     got_reading = watermark.read_face(orientation.to_bgr(frame), points) * sign
@@ -283,7 +284,7 @@ def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tupl
 
     image, points = real_face
     lay = watermark.layout()
-    matrix = alignment_matrix(points, watermark.V2.size)
+    matrix = alignment_matrix(points, watermark.WRITTEN.size)
     rng = np.random.default_rng(0)
     pattern = watermark._pattern(lay, rng.uniform(-watermark.AMP_MAX, watermark.AMP_MAX, len(lay.cells)))
     lo, hi = lay.reach

@@ -1,22 +1,29 @@
 """Whole-file reading of the watermark: soft evidence from every face of every frame read, combined
-into one payload decision with a calibrated false-positive probability.
+into one decision with a calibrated false-positive probability.
 
-Per layer (watermark.LAYERS: v2, v2 read as mirrored, v1) the faces' soft bits are summed: each is a
-per-bit correlation in chroma levels, so a face that carries the mark adds its amplitude with the
-right sign and an unmarked or destroyed one adds noise of either sign. Frames of one shot repeat the
-same host error (a static face errs on the same bits in every frame), which no sum averages away, so
-the sum is decoded *softly* (Chase decoding): the hard decision first, then the words that flip the
-least reliable bits (smallest |sum|), cheapest flips first, up to MAX_CANDIDATES words in all.
+Per layer (watermark.LAYERS: v3, v2, each also read as mirrored, and v1) the faces' readings are summed:
+each is a correlation in chroma levels, so a face that carries the mark adds its amplitude with the
+right sign and an unmarked or destroyed one adds noise of either sign.
 
-Calibration. A payload v2 word is accepted only when all its 32 check bits match its CRC-32. On a
-clean file the summed bits' signs are independent of their magnitudes (the chips are +-1 at random),
-so every candidate, however chosen from the magnitudes, is a uniformly random word and passes with
-probability 2^-32; the k-th candidate passing therefore happens on clean files with probability
-<= k * 2^-32 (union bound), which is the false-positive probability reported. The whole test (all
-MAX_CANDIDATES words, and v1's two attempts at 2^-24) passes on a clean file with probability
-<= FALSE_POSITIVE_RATE ~ 6e-7. The count of check bits the best candidate matched is reported too:
-on clean files it follows the maximum of MAX_CANDIDATES Binomial(32, 1/2) draws (`check_match_p`),
-which benchmarks/watermark_null.py checks on every frame of the shared media.
+Presence (v3, written now). A known word is tested by correlation (`presence_test`): z, the summed cell
+terms times the signs the word gives them, over their norm. On a clean file each cell's term is the host
+times a chip that is a fair coin independent of the host, so by Hoeffding's inequality P(z >= t) <=
+exp(-t^2 / 2) whatever the host; the test passes at <= PRESENCE_ALPHA (times the layers and face subsets
+tried). Cells, not bits, are the terms: ~216 independent signs rather than 64 per-bit sums, which is what
+lets a mark that has lost a third of its bits' signs still stand out. Frames of one shot repeat the same
+host error in every frame, which no sum averages away; the number of terms is what bounds z.
+
+Decoding (v2, read only). A payload v2 word is accepted only when all its 32 check bits match its
+CRC-32. Summed bits are decoded *softly* (Chase decoding): the hard decision first, then the words that
+flip the least reliable bits (smallest |sum|), cheapest flips first, up to MAX_CANDIDATES words. On a
+clean file the summed bits' signs are independent of their magnitudes, so every candidate is a uniformly
+random word and passes with probability 2^-32: the k-th passing happens with probability <= k * 2^-32.
+The count of check bits the best candidate matched is reported too: on clean files it follows the
+maximum of MAX_CANDIDATES Binomial(32, 1/2) draws (`check_match_p`), which
+benchmarks/watermark_null.py checks on every frame of the shared media.
+
+The whole test (v3's presence, v2's candidates and v1's two attempts at 2^-24) passes on a clean file
+with probability <= FALSE_POSITIVE_RATE ~ 9e-7.
 """
 
 from __future__ import annotations
@@ -32,11 +39,15 @@ from . import payload, watermark
 CHASE_BITS = 11  # least reliable bits considered for flipping: 2^11 words per combination
 MAX_CANDIDATES = 2048  # words tried in all (every layer and face subset): 2048 * 2^-32 = 4.8e-7
 V1_ATTEMPTS = 2
-FALSE_POSITIVE_RATE = MAX_CANDIDATES * 2.0 ** -payload.V2_CHECKED_BITS + V1_ATTEMPTS * 2.0 ** -payload.CHECKED_BITS
+PRESENCE_ALPHA = 3e-7  # presence_test: found at this false-positive probability (all its tries together)
+FALSE_POSITIVE_RATE = (PRESENCE_ALPHA + MAX_CANDIDATES * 2.0 ** -payload.V2_CHECKED_BITS
+                       + V1_ATTEMPTS * 2.0 ** -payload.CHECKED_BITS)
 MODEL_TEST_ALPHA = 1e-6  # model_tests: the mark of a named model is found at this false-positive probability
 # A frame "carries" the mark when one of its faces reads >= 80% of the payload's bits right:
-# P(>= 52 of 64 by chance) ~ 3e-7, so an unmarked face in a marked video is not counted.
+# P(>= 52 of 64 by chance) ~ 3e-7 (77 of 96: ~1e-9), so an unmarked face in a marked video is not counted.
 CARRY_AGREEMENT = 0.8
+V3_LAYERS = ("v3", "v3-mirrored")
+V2_LAYERS = ("v2", "v2-mirrored")
 
 
 def _as_layers(soft: np.ndarray | dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -71,20 +82,68 @@ def check_match_p(matched: int, candidates: int) -> float:
     return float(min(1.0, -math.expm1(candidates * math.log1p(-tail)) if tail < 1 else 1.0))
 
 
-def _combinations(faces: list[tuple[int, dict[str, np.ndarray]]]) -> list[tuple[str, np.ndarray]]:
-    """(layer, summed soft bits) to decode: every v2 layer over all faces, then over the strong half
-    (a marked face among unmarked ones: other people, other shots)."""
+def _combinations(faces: list[tuple[int, dict[str, np.ndarray]]], layers: tuple[str, ...] = V2_LAYERS,
+                  cells: bool = False) -> list[tuple[str, np.ndarray]]:
+    """(layer, summed soft bits, or with `cells` summed cell terms) to test: every layer over all faces,
+    then over the strong half (a marked face among unmarked ones: other people, other shots)."""
     out = []
-    for layer in ("v2", "v2-mirrored"):
-        found = [f[layer] for _, f in faces if layer in f]
+    for layer in layers:
+        key = layer + watermark.CELLS if cells else layer
+        found = [f for _, f in faces if key in f]
         if not found:
             continue
-        softs = np.stack(found)
-        out.append((layer, softs.sum(0)))
-        if len(softs) > 1:
-            strength = np.abs(softs).mean(1)
-            out.append((layer, softs[strength >= np.median(strength)].sum(0)))
+        values = np.stack([f[key] for f in found])
+        out.append((layer, values.sum(0)))
+        if len(values) > 1:
+            strength = np.abs(np.stack([f[layer] for f in found])).mean(1)
+            out.append((layer, values[strength >= np.median(strength)].sum(0)))
     return out
+
+
+def _z(values: np.ndarray, sign: np.ndarray) -> float:
+    norm = float(np.sqrt((values * values).sum()))
+    return float((values * sign).sum()) / norm if norm > 0 else 0.0
+
+
+def _union_p(z: float, tries: int) -> float:
+    """Hoeffding's bound on a clean file reaching z, times the tries (union bound)."""
+    return min(1.0, tries * math.exp(-z * z / 2)) if z > 0 else 1.0
+
+
+def presence_test(faces: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, Any]:
+    """Whether the faces carry a v3 mark (its PRESENCE word, whatever the model), and on a find the
+    model fingerprint read bit by bit with an estimate of how surely (`fingerprint_certainty`)."""
+    lay = watermark.layout(watermark.V3)
+    known = lay.bit_of >= payload.V3_FP_BITS
+    sign = (2.0 * payload.PRESENCE - 1.0)[lay.bit_of[known] - payload.V3_FP_BITS]
+    combos = _combinations(faces, V3_LAYERS, cells=True)
+    if not combos:
+        return {"found": False}
+    z, c = max((_z(summed[known], sign), c) for c, (_, summed) in enumerate(combos))
+    p = _union_p(z, len(combos))
+    result: dict[str, Any] = {"found": p <= PRESENCE_ALPHA, "presence_z": round(z, 3), "presence_p": p}
+    if result["found"]:
+        layer, summed = combos[c]
+        per_bit = np.bincount(lay.bit_of, summed, watermark.V3.nbits)  # each bit's cells, added up
+        fp = per_bit[:payload.V3_FP_BITS]
+        bits = np.concatenate([(fp > 0).astype(np.uint8), payload.PRESENCE])
+        certainty = fingerprint_certainty(fp, per_bit[payload.V3_FP_BITS:] * (2.0 * payload.PRESENCE - 1.0))
+        result.update(layer=layer, bits=bits, candidate=1, p_value=p,
+                      payload={**payload.decode_v3(bits), "certainty": certainty})
+    return result
+
+
+def fingerprint_certainty(fp_bits: np.ndarray, known_bits: np.ndarray) -> float:
+    """The estimated probability that every fingerprint bit of a v3 mark was read right. The presence
+    bits, read the same way and signed by their known values (`known_bits`), show how a bit of this
+    file reads: Normal(m, v) from their mean and variance; a fingerprint bit reading s is then wrong
+    with probability 1 / (1 + exp(2 |s| m / v)). Below report.MODEL_SURE the model is said to be unsure
+    (benchmarks/watermark_attacks.py prints this beside whether the reading was right)."""
+    m, v = float(known_bits.mean()), float(known_bits.var())
+    if m <= 0 or v <= 0 or not len(fp_bits):
+        return 0.0
+    llr = np.minimum(2.0 * np.abs(fp_bits) * m / v, 700.0)
+    return round(float(np.prod(1.0 - 1.0 / (1.0 + np.exp(llr)))), 6)
 
 
 def decode_v2(faces: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, Any]:
@@ -131,9 +190,11 @@ def decode_faces(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]], fr
     read = [(i, _as_layers(s)) for i, s in faces]
     result: dict[str, Any] = {"found": False, "frames_checked": frames, "faces_checked": len(faces),
                               "false_positive_rate": FALSE_POSITIVE_RATE}
+    v3 = presence_test(read)
     v2 = decode_v2(read)
-    mark = v2 if v2["found"] else decode_v1(read)
+    mark = v3 if v3["found"] else v2 if v2["found"] else decode_v1(read)
     result.update({k: v2[k] for k in ("check_bits_matched", "candidates", "p_value") if k in v2})
+    result.update({k: v3[k] for k in ("presence_z", "presence_p") if k in v3})
     if not mark["found"]:
         return result
     layer, bits = mark["layer"], mark["bits"]
@@ -158,7 +219,7 @@ def frame_readings(read: list[tuple[int, dict[str, np.ndarray]]], layer: str,
     """Per frame read, of its faces' readings in `layer`: (best share of `bits` read right, best
     correlation with `bits`, 1.0 = as embedded)."""
     sign = 2.0 * bits - 1.0
-    target = (watermark.V1 if layer == "v1" else watermark.V2).target
+    target = watermark.scheme_of(layer).target
     per_frame: dict[int, tuple[float, float]] = {}
     for index, f in read:
         if layer in f:
@@ -179,40 +240,56 @@ def mean_strength(per_frame: dict[int, tuple[float, float]]) -> float:
 
 def model_tests(faces: list[tuple[int, np.ndarray | dict[str, np.ndarray]]],
                 fingerprints: list[str]) -> list[dict[str, Any]]:
-    """Whether the faces carry the v2 mark of each model named in advance (verify --model, or the model
-    a file's own tags name), with a calibrated false-positive probability.
+    """Whether the faces carry the mark of each model named in advance (verify --model, or the model a
+    file's own tags name), with a calibrated false-positive probability.
 
     A named model is one hypothesis, not the 2^32 words a blind decode must tell apart, so far less of
-    the mark is needed: when an attack leaves too many bits wrong for the check bits to pass, the
-    summed soft bits can still agree with that model's word far beyond chance. Statistic: z, the
-    correlation of the summed soft bits (per layer: v2, v2 mirrored) with the word's signs, over
-    their norm. On a clean file each summed bit's sign is a fair coin independent of its magnitude
-    (as for the blind decode), so by Hoeffding's inequality P(z >= t) <= exp(-t^2 / 2); the
-    probability reported is that, times the layers and the models tested (union bound). The mark is
-    found when it is <= MODEL_TEST_ALPHA. Another model's mark reads as chance: two payloads differ
-    in ~32 bits.
+    the mark is needed. Statistic: z, as for `presence_test`, over the cells of the model's own bits: in
+    v3 its 32 fingerprint bits (the presence word is every model's), in v2 its whole word. On a clean
+    file P(z >= t) <= exp(-t^2 / 2); the probability reported is that, times the layers and the models
+    tested (union bound). The mark is found when it is <= MODEL_TEST_ALPHA. Another model's mark reads
+    about as chance: fingerprints differ in about half their bits (v2: ~32 of 64, through the check).
     """
     read = [(i, _as_layers(s)) for i, s in faces]
-    layers = [(name, np.stack(found).sum(0)) for name in ("v2", "v2-mirrored")
-              if (found := [f[name] for _, f in read if name in f])]
+    sums = _summed_layers(read, V3_LAYERS + V2_LAYERS)
     out = []
     for fingerprint in fingerprints:
-        word = payload.encode_v2(fingerprint)
-        sign = 2.0 * word - 1.0
         best = (0.0, "v2")
-        for name, summed in layers:
-            norm = float(np.sqrt((summed * summed).sum()))
-            z = float((summed * sign).sum()) / norm if norm > 0 else 0.0
-            best = max(best, (z, name))
+        for layer, (summed, cells) in sums.items():
+            word = payload.encode_for(watermark.scheme_of(layer).version, fingerprint)
+            best = max(best, (_z(*_own_terms(layer, summed, cells, word)), layer))
         z, layer = best
-        p = min(1.0, len(layers) * len(fingerprints) * math.exp(-z * z / 2)) if z > 0 else 1.0
+        p = _union_p(z, len(sums) * len(fingerprints))
         test = {"model": fingerprint[:payload.V2_FP_HEX], "found": p <= MODEL_TEST_ALPHA, "layer": layer,
                 "z": round(z, 3), "false_positive_probability": p}
+        word = payload.encode_for(watermark.scheme_of(layer).version, fingerprint)
         per_frame = frame_readings(read, layer, word)  # the per-frame plot: 1 = as embedded
         if per_frame:
             test.update(signal=mean_strength(per_frame), strength=strength_series(per_frame))
         out.append(test)
     return out
+
+
+def _summed_layers(read: list[tuple[int, dict[str, np.ndarray]]],
+                   layers: tuple[str, ...]) -> dict[str, tuple[np.ndarray, bool]]:
+    """Per layer read, the sum over all faces of its cell terms (True) or, where a reading has none
+    (made by hand), of its soft bits (False)."""
+    out = {}
+    for layer in layers:
+        found = [f for _, f in read if layer in f]
+        if found:
+            cells = all(layer + watermark.CELLS in f for f in found)
+            out[layer] = (np.stack([f[layer + watermark.CELLS] if cells else f[layer] for f in found]).sum(0), cells)
+    return out
+
+
+def _own_terms(layer: str, summed: np.ndarray, cells: bool, word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(terms, the signs `word` gives them) of the part of a layer's reading that names the model."""
+    scheme = watermark.scheme_of(layer)
+    own = payload.V3_FP_BITS if scheme.version == 3 else scheme.nbits
+    bit_of = watermark.layout(scheme).bit_of if cells else np.arange(scheme.nbits)
+    chosen = bit_of < own
+    return summed[chosen], (2.0 * word - 1.0)[bit_of[chosen]]
 
 
 def watermark_found(mark: dict[str, Any]) -> bool:

@@ -47,21 +47,21 @@ class _Carried:
 
 
 class Marker:
-    """Embeds the payload (facesmith identifier, format version, model fingerprint) in every swapped face.
+    """Embeds the payload (the model fingerprint and, in v3, the presence word) in every swapped face.
 
     `enabled=False` (--no-watermark) leaves pixels untouched and warns once; the caller still writes
     the container metadata and `finalize_file` still adds the signed C2PA manifest.
     """
 
     def __init__(self, fingerprint: str, enabled: bool = True, refit: bool = True,
-                 scheme: watermark.Scheme = watermark.V2):
+                 scheme: watermark.Scheme = watermark.WRITTEN):
         self.fingerprint = fingerprint
-        self.scheme = scheme  # watermark.V1 only to measure the old format against the new
+        self.scheme = scheme  # an older format only to measure it against the one written
         self.enabled = enabled
         self.refit = refit
         self._landmarker: Any = None
         self._carried: list[_Carried] = []
-        self.bits = payload.encode(fingerprint) if scheme.version == 1 else payload.encode_v2(fingerprint)
+        self.bits = payload.encode_for(scheme.version, fingerprint)
         self.faces_marked = 0
         self.refits = 0
         if not enabled:

@@ -10,6 +10,8 @@ from typing import Any
 from .. import atomic
 from .evidence import watermark_found
 
+MODEL_SURE = 0.99  # v3: the model read is stated as such from this estimated certainty
+
 
 def describe(r: dict[str, Any]) -> str:
     """The verdict on one file and what it rests on, in plain words."""
@@ -26,15 +28,27 @@ def _watermark_line(wm: dict[str, Any]) -> str:
     if wm["found"]:
         p = wm["payload"]
         mirrored = " (the picture is mirrored)" if wm["layer"].endswith("mirrored") else ""
-        return (f"watermark: found, format v{p['version']}{mirrored}, model {p['model']}; a clean file reads "
+        return (f"watermark: found, format v{p['version']}{mirrored}, {_model_read(p)}; a clean file reads "
                 f"like this with probability {wm['false_positive_probability']:.1e}; in "
                 f"{wm['frames_marked']}/{wm['frames_checked']} frames, bit accuracy {wm['bit_accuracy']:.1%}, "
                 f"strength {wm['signal']:.2f} (1 = as embedded)")
     seen = f"{wm['faces_checked']} faces in {wm['frames_checked']} frames"
+    if "presence_z" in wm:
+        seen += f"; v3 presence z {wm['presence_z']:.1f} (p {wm['presence_p']:.2g})"
     if "check_bits_matched" in wm:
-        seen += f"; best reading {wm['check_bits_matched']}/32 check bits, as clean files read"
+        seen += f"; best v2 reading {wm['check_bits_matched']}/32 check bits, as clean files read"
     return f"watermark: none decoded ({seen}; the test calls a clean file marked with probability <= " \
            f"{wm['false_positive_rate']:.0e})"
+
+
+def _model_read(p: dict[str, Any]) -> str:
+    """The model a payload names; v3's fingerprint bits have no check, so how surely they were read."""
+    if "certainty" not in p:
+        return f"model {p['model']}"
+    if p["certainty"] >= MODEL_SURE:
+        return f"model {p['model']} (read with estimated certainty {p['certainty']:.3f})"
+    return (f"model unsure: its bits read as {p['model']}, estimated certainty {p['certainty']:.2f} (too much "
+            "of the mark is lost to name it; the metadata, the C2PA manifest or --model MODEL can)")
 
 
 _NAMED_BY = {"tags": "which the file's tags name", "given": "given with --model"}

@@ -1,8 +1,9 @@
 """The pixel watermark: informed spread spectrum in the chroma of the aligned face crop.
 
-Two formats (`Scheme`): v1 (128-px crop, 4x4-px cells; read only) and v2, written now (80-px crop:
-cells of 6.4 px at v1's scale, each bit also driven on a blurred copy of the crop, payload v2). What
-follows describes v1; v2 differs only in those numbers (see V2 below).
+Three formats (`Scheme`): v1 (128-px crop, 4x4-px cells; read only), v2 (80-px crop: cells of 6.4 px
+at v1's scale, each bit also driven on a blurred copy of the crop, payload v2; read only) and v3,
+written now (v2's geometry, its own chips, payload v3: 96 bits, 64 of them a known presence word). What
+follows describes v1; v2 and v3 differ only in those numbers (see V2 and V3 below).
 
 Geometry. Scaling and cropping a video moves and resizes faces; the face aligner undoes both. Each
 face is warped to the canonical 128-px aligned crop (`face.align`, the same similarity transform
@@ -86,12 +87,19 @@ V1 = Scheme(version=1, size=128, cell=4, border=6, seed=0xFACE5)
 # (CRC-32 checked, soft-decoded over the whole video: payload.py, evidence.py). Measured against
 # 64-px (8-px cells) and 96-px crops, and blur 0-3 px, in benchmarks/watermark_attacks.py.
 V2 = Scheme(version=2, size=80, cell=4, border=3, seed=0xFACE52, amp_max=6.0, degrade_sigma=3.0)
-SCHEMES = {1: V1, 2: V2}
+# v3 (written now): v2's geometry with its own chips and payload v3, 96 bits of ~3.4 cells each, 64 of
+# them the known PRESENCE word that a blind verify tests (payload.py, evidence.presence_test). Driven to
+# a lower target than v2: with fewer cells per bit the host opposes more bits, and at v2's target the
+# pattern came out ~7% stronger than v2's; at 1.8 it is no stronger (benchmarks/watermark_attacks.py).
+V3 = Scheme(version=3, size=80, cell=4, border=3, seed=0xFACE53, nbits=payload.V3_NBITS, target=1.8,
+            amp_max=6.0, degrade_sigma=3.0)
+SCHEMES = {1: V1, 2: V2, 3: V3}
+WRITTEN = V3
 CHANNELS = (1, 2)  # Cr, Cb of YCrCb
 SIZE = V1.size  # the scale of the aligned-crop geometry the marker and verifier measure in
 ITERATIONS = 3
-TARGET = V2.target
-AMP_MIN, AMP_MAX = V2.amp_min, V2.amp_max
+TARGET = WRITTEN.target
+AMP_MIN, AMP_MAX = WRITTEN.amp_min, WRITTEN.amp_max
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ class _Layout:
 
 
 @functools.cache
-def layout(scheme: Scheme = V2) -> _Layout:
+def layout(scheme: Scheme = WRITTEN) -> _Layout:
     grid = scheme.size // scheme.cell
     nbits = scheme.nbits
     yy, xx = np.mgrid[0:grid, 0:grid]
@@ -158,14 +166,21 @@ def _grid(channel: np.ndarray, lay: _Layout) -> np.ndarray:
     return cv2.resize(r, (lay.grid, lay.grid), interpolation=cv2.INTER_AREA) / lay.gain
 
 
-def _bits(grid: np.ndarray, lay: _Layout, mirrored: bool = False) -> np.ndarray:
-    """Per-bit correlation of a cell grid with the chips, each cell weighted by its local quiet.
-    `mirrored`: the grid is of a mirrored picture (each cell is read where its mirror image lies)."""
+def _cell_terms(grid: np.ndarray, lay: _Layout, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(terms, weights) per marked cell: the cell's value times its chip, clipped, times its weight (its
+    local quiet), and that weight. `mirrored`: the grid is of a mirrored picture (each cell is read
+    where its mirror image lies)."""
     s = lay.scheme
     cells = lay.cells[lay.mirror] if mirrored else lay.cells
     v = np.clip(grid.ravel()[cells] * lay.chip, -s.clip, s.clip)
     w = 1.0 / (s.noise_floor + cv2.blur(grid * grid, (3, 3)).ravel()[cells])
-    return np.bincount(lay.bit_of, v * w, s.nbits) / np.bincount(lay.bit_of, w, s.nbits)
+    return v * w, w
+
+
+def _bits(grid: np.ndarray, lay: _Layout, mirrored: bool = False) -> np.ndarray:
+    """Per-bit correlation of a cell grid with the chips, each cell weighted by its local quiet."""
+    terms, w = _cell_terms(grid, lay, mirrored)
+    return np.bincount(lay.bit_of, terms, lay.scheme.nbits) / np.bincount(lay.bit_of, w, lay.scheme.nbits)
 
 
 def _crop_grids(crop_bgr: np.ndarray, lay: _Layout) -> list[np.ndarray]:
@@ -186,7 +201,7 @@ class FaceMark:
     amplitudes: np.ndarray  # per-bit amplitudes the informed embedding chose
 
 
-def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray, scheme: Scheme = V2) -> FaceMark:
+def plan_face(frame: np.ndarray, points: np.ndarray, bits: np.ndarray, scheme: Scheme = WRITTEN) -> FaceMark:
     """The mark for one face (68 landmarks, frame pixels) of a BGR uint8 frame."""
     lay = layout(scheme)
     matrix = alignment_matrix(points, scheme.size)
@@ -296,7 +311,7 @@ def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np
     return amp
 
 
-def read_face(frame: np.ndarray, points: np.ndarray, scheme: Scheme = V2, mirrored: bool = False) -> np.ndarray:
+def read_face(frame: np.ndarray, points: np.ndarray, scheme: Scheme = WRITTEN, mirrored: bool = False) -> np.ndarray:
     """Soft payload bits of one face: > 0 reads as 1; ~+-target on an unattacked marked face.
     `mirrored`: read it as a face of a mirrored picture (the aligner puts a mirrored face into the
     mirror image of its crop: the template is symmetric)."""
@@ -313,18 +328,31 @@ def luma_only(frame: np.ndarray) -> np.ndarray:
 
 
 # What verify reads on each face: (layer name, scheme, mirrored).
-LAYERS = (("v2", V2, False), ("v2-mirrored", V2, True), ("v1", V1, False))
+LAYERS = (("v3", V3, False), ("v3-mirrored", V3, True), ("v2", V2, False), ("v2-mirrored", V2, True),
+          ("v1", V1, False))
+CELLS = "/cells"  # read_layers' key suffix for a layer's per-cell terms
+
+
+def scheme_of(layer: str) -> Scheme:
+    return next(s for name, s, _ in LAYERS if name == layer.removesuffix(CELLS))
 
 
 def read_layers(frame: np.ndarray, points: np.ndarray) -> dict[str, np.ndarray]:
-    """Soft bits of one face in every layer verify reads (`LAYERS`); one crop per scheme."""
+    """Per layer verify reads (`LAYERS`), one face's soft bits, and under "LAYER/cells" (v2 and v3)
+    its per-cell terms (`_cell_terms`: what the tests for a known word sum, evidence.py). One crop per
+    crop size."""
     out = {}
-    for scheme in (V2, V1):
+    crops: dict[int, np.ndarray] = {}
+    for name, scheme, mirrored in LAYERS:
         lay = layout(scheme)
-        grids = _crop_grids(_aligned(frame, alignment_matrix(points, scheme.size), scheme.size), lay)
-        for name, s, mirrored in LAYERS:
-            if s is scheme:
-                out[name] = sum(_bits(g, lay, mirrored) for g in grids) / len(grids)
+        if scheme.size not in crops:
+            crops[scheme.size] = _aligned(frame, alignment_matrix(points, scheme.size), scheme.size)
+        grids = _crop_grids(crops[scheme.size], lay)
+        read = [_cell_terms(g, lay, mirrored) for g in grids]
+        n = scheme.nbits
+        out[name] = sum(np.bincount(lay.bit_of, t, n) / np.bincount(lay.bit_of, w, n) for t, w in read) / len(read)
+        if scheme.version >= 2:
+            out[name + CELLS] = sum(t for t, _ in read) / len(read)
     return out
 
 
