@@ -183,9 +183,13 @@ def _bits(grid: np.ndarray, lay: _Layout, mirrored: bool = False) -> np.ndarray:
     return np.bincount(lay.bit_of, terms, lay.scheme.nbits) / np.bincount(lay.bit_of, w, lay.scheme.nbits)
 
 
-def _crop_grids(crop_bgr: np.ndarray, lay: _Layout) -> list[np.ndarray]:
+def _chroma(crop_bgr: np.ndarray) -> list[np.ndarray]:
     ycc = cv2.cvtColor(crop_bgr.astype(np.float32), cv2.COLOR_BGR2YCrCb)
-    return [_grid(np.ascontiguousarray(ycc[..., c]), lay) for c in CHANNELS]
+    return [np.ascontiguousarray(ycc[..., c]) for c in CHANNELS]
+
+
+def _crop_grids(crop_bgr: np.ndarray, lay: _Layout) -> list[np.ndarray]:
+    return [_grid(c, lay) for c in _chroma(crop_bgr)]
 
 
 def _aligned(frame: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
@@ -290,13 +294,14 @@ def chroma_gains(before: np.ndarray, u_raised: np.ndarray, v_raised: np.ndarray,
 def _informed_amplitudes(crop: np.ndarray, sign: np.ndarray, lay: _Layout) -> np.ndarray:
     """Per-bit amplitudes that make the decoder read each bit of this crop as +-target."""
     s = lay.scheme
-    base = _crop_grids(crop, lay)
+    chroma = _chroma(crop)
     # An attack that blurs the face (downscale, 4:2:0, a codec) weakens the mark more than the face's
     # own chroma in the same band: bits the host opposed flip, on the same bits in every frame, which
-    # no sum over frames repairs. So each bit is also driven to target on the blurred crop.
-    views = [(base, lay.units)]
+    # no sum over frames repairs. So each bit is also driven to target on the blurred crop (blurred
+    # in chroma: the colour conversion is affine per pixel, so that is the blurred crop's chroma).
+    views = [([_grid(c, lay) for c in chroma], lay.units)]
     if s.degrade_sigma:
-        views.append(([g / lay.degraded_gain for g in _crop_grids(_degraded(crop, s), lay)], lay.degraded_units))
+        views.append(([_grid(_degraded(c, s), lay) / lay.degraded_gain for c in chroma], lay.degraded_units))
     amp = np.zeros(len(sign), np.float32)
     for _ in range(ITERATIONS):
         # drive each bit's statistic to target: add what is missing to the current amplitude. The
