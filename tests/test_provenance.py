@@ -155,6 +155,15 @@ def test_presence_test_finds_any_v3_mark_blind_and_reads_its_fingerprint() -> No
     mine, theirs = evidence.model_tests(other, [FP, "89abcdef01234567"])
     assert not mine["found"] and theirs["found"] and theirs["layer"] == "v3", (mine, theirs)
 
+    from facesmith.provenance import report as readable
+
+    def said(wm: dict) -> str:
+        return readable.describe({"path": "x.mp4", "marked": True, "watermark": wm, "metadata": None,
+                                  "c2pa": {"present": False}})
+
+    assert f"format v3, model {FP[:8]} (read with estimated certainty" in said(strong)
+    assert "MARKED" in said(weak) and "model unknown: too little of the mark is left" in said(weak)
+
 
 def test_model_fingerprint_hashes_latest_weights(tmp_path: Path) -> None:
     model = tmp_path / "model"

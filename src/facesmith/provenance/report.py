@@ -47,8 +47,11 @@ def _model_read(p: dict[str, Any]) -> str:
         return f"model {p['model']}"
     if p["certainty"] >= MODEL_SURE:
         return f"model {p['model']} (read with estimated certainty {p['certainty']:.3f})"
-    return (f"model unsure: its bits read as {p['model']}, estimated certainty {p['certainty']:.2f} (too much "
-            "of the mark is lost to name it; the metadata, the C2PA manifest or --model MODEL can)")
+    if p["certainty"] >= 0.5:
+        return (f"model probably {p['model']} (estimated certainty {p['certainty']:.2f}; --model MODEL tests "
+                "a model on its own)")
+    return (f"model unknown: too little of the mark is left to read it (its bits read as {p['model']}, "
+            f"estimated certainty {p['certainty']:.2f}); the metadata, the C2PA manifest or --model MODEL can tell")
 
 
 _NAMED_BY = {"tags": "which the file's tags name", "given": "given with --model"}
