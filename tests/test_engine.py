@@ -90,7 +90,7 @@ def test_batched_and_one_at_a_time_draw_the_same(model: object, frames: list[np.
     out: list[np.ndarray] = []
 
     def done(job: FrameJob, marks: list) -> None:
-        from facesmith.provenance.watermark import add_to_bgr
+        from facesmith.provenance.pixels import add_to_bgr
 
         for mark in marks:
             add_to_bgr(job.image, mark)

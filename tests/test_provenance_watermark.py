@@ -25,6 +25,7 @@ from facesmith.provenance import (
     container_options,
     finalize_file,
     payload,
+    pixels,
     verify,
     watermark,
 )
@@ -210,7 +211,7 @@ def test_informed_embedding_drives_every_bit_to_the_target(real_face: tuple[np.n
     bits = payload.encode_for(watermark.WRITTEN.version, FINGERPRINT)
     marked = image.copy()
     mark = watermark.plan_face(marked, points, bits)
-    watermark.add_to_bgr(marked, mark)
+    pixels.add_to_bgr(marked, mark)
     amp = mark.amplitudes
     reading = watermark.read_face(marked, points) * (2.0 * bits - 1.0)
     free = (amp > watermark.AMP_MIN) & (amp < watermark.AMP_MAX)
@@ -250,12 +251,12 @@ def test_mark_added_to_chroma_planes_reads_as_mark_added_in_bgr(real_face: tuple
     bits = payload.encode_for(watermark.WRITTEN.version, FINGERPRINT)
     mark = watermark.plan_face(image, points, bits)
     in_bgr = image.copy()
-    watermark.add_to_bgr(in_bgr, mark)
+    pixels.add_to_bgr(in_bgr, mark)
     expected = to_yuv(stored(in_bgr))
     frame = to_yuv(stored(image))
     unmarked = [p.copy() for p in planes_of(frame)]
     _, u, v = planes_of(frame)
-    watermark.add_to_chroma(u, v, mark, watermark.probe_chroma_gains(to_yuv),
+    pixels.add_to_chroma(u, v, mark, pixels.probe_chroma_gains(to_yuv),
                             orientation.stored_from_upright(image.shape[1], image.shape[0]))
     got, want = planes_of(frame), planes_of(expected)
     assert np.array_equal(got[0], unmarked[0])  # luma untouched
@@ -280,7 +281,7 @@ def test_add_back_is_the_warped_pattern_within_the_marked_square(real_face: tupl
     changes no pixel outside the footprint of the square the pattern can reach."""
     from facesmith.face.align import alignment_matrix, invert_matrix
     from facesmith.media.warp import source_rect
-    from facesmith.provenance.watermark import _BGR_OF_CHROMA, add_to_bgr
+    from facesmith.provenance.pixels import _BGR_OF_CHROMA, add_to_bgr
 
     image, points = real_face
     lay = watermark.layout()

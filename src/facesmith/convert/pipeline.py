@@ -229,7 +229,7 @@ def _auto_direction(facesets: dict[str, Path], hashes: list[str]) -> str:
 def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan: OutputPlan,
                  fingerprint: str, opt: ConvertOptions) -> dict[str, Any]:
     from .. import provenance
-    from ..provenance.watermark import add_to_bgr
+    from ..provenance.pixels import add_to_bgr
 
     info = probe_video(sources[0].path) if sources[0].kind == "video" else None
     total = _frames_in_window(info, opt) if info else len(sources)
@@ -241,7 +241,7 @@ def _convert_all(run: _Run, sources: list[MediaSource], hashes: list[str], plan:
                                       threads=encoder_threads(run.engine.device.type, info.width * info.height if info else 0),
                                       start=opt.start, end=opt.end)
             # the marks go into the chroma planes of the encoded frame (through the writer's frame hook)
-            chroma = provenance.watermark.ChromaMarks(writer.yuv_conversion())
+            chroma = provenance.pixels.ChromaMarks(writer.yuv_conversion())
             write = lambda job, image, marks: writer.write(image, job.time, chroma.hook(marks))  # noqa: E731
         else:
             writer = staging.image_writer(sources[0])

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..media.threads import Worker
-from ..provenance import watermark
+from ..provenance import pixels, watermark
 from ..provenance.marker import Marker
 from .blend import BlendSettings
 from .frames import FaceJob, FaceResult, FrameJob, FrameResult
@@ -86,7 +86,7 @@ class FrameEngine:
         def done(frame: FrameJob, results: list[FaceResult]) -> None:
             marks = self._plan_marks(frame, results, follows_previous)
             for mark in marks:
-                watermark.add_to_bgr(frame.image, mark)
+                pixels.add_to_bgr(frame.image, mark)
             out.append(FrameResult(frame.image, results))
 
         self.swapper.paste(self._infer([job]), done)

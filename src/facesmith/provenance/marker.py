@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import progress
 from ..face.align import INNER, alignment_matrix, invert_matrix, transform_points, umeyama
-from . import payload, watermark
+from . import payload, pixels, watermark
 
 # Re-fit the swapped face's landmarks every REFIT_EVERY frames of a face; in between the face keeps
 # the offset (swapped minus target landmarks, in watermark-crop pixels) its last re-fit measured. The
@@ -72,7 +72,7 @@ class Marker:
              follows_previous: bool = False) -> list[watermark.FaceMark]:
         """The watermark of each face (68x2 landmarks in frame pixels) of this frame, all measured on
         the frame before any of them is added, and not yet in any pixel: the video writer adds them to
-        the frame's chroma planes (`watermark.add_to_chroma`), `mark` to the BGR frame. Empty when
+        the frame's chroma planes (`pixels.add_to_chroma`), `mark` to the BGR frame. Empty when
         watermarking is off. `follows_previous`: as for `mark`."""
         previous = self._carried if follows_previous else []
         self._carried = []
@@ -98,7 +98,7 @@ class Marker:
             return frame_bgr
         out = np.array(frame_bgr, np.uint8, copy=True, order="C")
         for mark in marks:
-            watermark.add_to_bgr(out, mark)
+            pixels.add_to_bgr(out, mark)
         return out
 
     def _geometry(self, frame: np.ndarray, points: np.ndarray, previous: list[_Carried]) -> np.ndarray:
