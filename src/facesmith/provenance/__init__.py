@@ -2,7 +2,7 @@
 
 Three independent marks, so that removing one leaves the others:
 
-- an invisible watermark in the pixels of each swapped face (`Marker`), embedded in the aligned face
+- a faint watermark in the pixels of each swapped face (`Marker`), embedded in the aligned face
   space so it survives scaling, cropping and re-encoding (`watermark`);
 - container metadata: MP4 tags (`container_metadata`, `container_options`) and PNG/JPEG tags;
 - a signed C2PA manifest asserting AI-generated content (`finalize_file`).
