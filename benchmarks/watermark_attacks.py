@@ -89,9 +89,9 @@ def measure(attack: Attack, frames: list[np.ndarray], marked_faces: int, folder:
     faces, count = read_attacked(attack.apply(frames, fps, folder), reader)
     mark = decode_faces(faces, count)
     (named,) = evidence.model_tests(faces, [fingerprint]) if scheme.version > 1 else [{"false_positive_probability": 1.0}]
-    layer = mark["layer"] if mark["found"] and mark["layer"].startswith(f"v{scheme.version}") else f"v{scheme.version}"
+    found = mark["found"] and mark["layer"].startswith(f"v{scheme.version}")  # in the format marked
+    layer = mark["layer"] if found else f"v{scheme.version}"
     acc = np.array([((f[layer] > 0) == expected).mean() for _, f in faces]) if faces else np.zeros(1)
-    found = mark["found"] and mark["layer"].startswith(f"v{scheme.version}")
     right = found and mark["payload"]["model"] == fingerprint[: len(mark["payload"]["model"])]
     verdict = "MARKED" if right else ("MARKED, fp?" if found else ("WRONG" if mark["found"] else "not marked"))
     return {"attack": attack.name, "faces": f"{len(faces)}/{marked_faces * count // len(frames)}",

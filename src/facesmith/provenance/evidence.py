@@ -115,7 +115,8 @@ def presence_test(faces: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, A
     model fingerprint read bit by bit with an estimate of how surely (`fingerprint_certainty`)."""
     lay = watermark.layout(watermark.V3)
     known = lay.bit_of >= payload.V3_FP_BITS
-    sign = (2.0 * payload.PRESENCE - 1.0)[lay.bit_of[known] - payload.V3_FP_BITS]
+    presence_sign = 2.0 * payload.PRESENCE - 1.0
+    sign = presence_sign[lay.bit_of[known] - payload.V3_FP_BITS]
     combos = _combinations(faces, V3_LAYERS, cells=True)
     if not combos:
         return {"found": False}
@@ -127,7 +128,7 @@ def presence_test(faces: list[tuple[int, dict[str, np.ndarray]]]) -> dict[str, A
         per_bit = np.bincount(lay.bit_of, summed, watermark.V3.nbits)  # each bit's cells, added up
         fp = per_bit[:payload.V3_FP_BITS]
         bits = np.concatenate([(fp > 0).astype(np.uint8), payload.PRESENCE])
-        certainty = fingerprint_certainty(fp, per_bit[payload.V3_FP_BITS:] * (2.0 * payload.PRESENCE - 1.0))
+        certainty = fingerprint_certainty(fp, per_bit[payload.V3_FP_BITS:] * presence_sign)
         result.update(layer=layer, bits=bits, candidate=1, p_value=p,
                       payload={**payload.decode_v3(bits), "certainty": certainty})
     return result
@@ -140,7 +141,7 @@ def fingerprint_certainty(fp_bits: np.ndarray, known_bits: np.ndarray) -> float:
     with probability 1 / (1 + exp(2 |s| m / v)). Below report.MODEL_SURE the model is said to be unsure
     (benchmarks/watermark_attacks.py prints this beside whether the reading was right)."""
     m, v = float(known_bits.mean()), float(known_bits.var())
-    if m <= 0 or v <= 0 or not len(fp_bits):
+    if m <= 0 or v <= 0:
         return 0.0
     llr = np.minimum(2.0 * np.abs(fp_bits) * m / v, 700.0)
     return round(float(np.prod(1.0 - 1.0 / (1.0 + np.exp(llr)))), 6)

@@ -92,13 +92,18 @@ def decode(bits: np.ndarray) -> dict[str, object] | None:
     return {"identifier": "facesmith", "version": VERSION, "model": f"{_from_bits(bits[12:52]):010x}"}
 
 
+def _fingerprint_32(fingerprint: str) -> int:
+    """The first 32 bits of a hex model fingerprint (zero-padded): what payloads v2 and v3 carry."""
+    return int((fingerprint + "0" * V2_FP_HEX)[:V2_FP_HEX], 16)
+
+
 def _v2_check(fp: int) -> int:
     return zlib.crc32(bytes([IDENTIFIER, 2]) + fp.to_bytes(4, "big"))
 
 
 def encode_v2(fingerprint: str) -> np.ndarray:
     """The 64 payload-v2 bits (uint8 0/1) for a hex model fingerprint."""
-    fp = int((fingerprint + "0" * V2_FP_HEX)[:V2_FP_HEX], 16)
+    fp = _fingerprint_32(fingerprint)
     return np.array(_to_bits(fp, V2_FP_BITS) + _to_bits(_v2_check(fp), V2_CHECKED_BITS), np.uint8)
 
 
@@ -126,8 +131,7 @@ PRESENCE = np.array(_to_bits(PRESENCE_WORD, 64), np.uint8)
 
 def encode_v3(fingerprint: str) -> np.ndarray:
     """The 96 payload-v3 bits (uint8 0/1) for a hex model fingerprint."""
-    fp = int((fingerprint + "0" * V2_FP_HEX)[:V2_FP_HEX], 16)
-    return np.concatenate([np.array(_to_bits(fp, V3_FP_BITS), np.uint8), PRESENCE])
+    return np.concatenate([np.array(_to_bits(_fingerprint_32(fingerprint), V3_FP_BITS), np.uint8), PRESENCE])
 
 
 def decode_v3(bits: np.ndarray) -> dict[str, object]:
