@@ -125,3 +125,16 @@ def test_named_model_test_on_104px_faces(two_people: list[np.ndarray], reader: M
     if name in ("H.264 CRF 28", "half size"):
         assert right["found"] and right["false_positive_probability"] <= 1e-6, right
     assert not other["found"] and other["false_positive_probability"] > 1e-3, other
+
+
+@pytest.mark.parametrize("name", ["brightness -10%", "brightness +10%", "contrast +10%", "contrast -10%"])
+def test_photometric_attacks_saturate_like_an_editors_levels(name: str) -> None:
+    """Levels pushed past black or white stop there, as in an editor or a platform's filter: on
+    two_people's dark first frame (over half its pixels have a channel below 26), every value is the
+    rounded, saturated linear map, never its mirror image below 0 (which wrecked the chroma the mark
+    lives in, and so the attack's figures)."""
+    frame = next(iter_frames(VIDEOS / "two_people_720p.mp4")).image
+    attack = by_name(name)
+    expected = np.clip(frame.astype(np.float64) * attack.contrast
+                       + 128.0 * (1.0 - attack.contrast) + 255.0 * attack.brightness, 0, 255)
+    assert np.abs(attack.frame(frame).astype(np.float64) - expected).max() <= 0.5 + 1e-6
