@@ -128,12 +128,12 @@ def main() -> None:
             fingerprint = model_fingerprint(args.model) if args.model else FINGERPRINT
             frames = [f.image for f in iter_frames(out)]
             print(f"\n{clip}: {len(frames)} frames, {marked_faces} faces marked")
-            print(f"{'attack':20s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} "
+            print(f"{'attack':26s} {'faces':>7s} {'bit acc':>8s} {'>=0.95':>7s} {'verdict':>11s} {'p(FP)':>9s} "
                   f"{'fp sure':>7s} {'z':>5s} {'chk':>3s} {'named':>8s} {'s':>5s}")
             for name in args.attack:
                 start = time.perf_counter()
                 r = measure(by_name(name), frames, marked_faces, folder, reader, scheme, fps, fingerprint)
-                print(f"{r['attack']:20s} {r['faces']:>7s} {r['bit_acc']:8.3f} {r['faces_095']:7.0%} "
+                print(f"{r['attack']:26s} {r['faces']:>7s} {r['bit_acc']:8.3f} {r['faces_095']:7.0%} "
                       f"{r['verdict']:>11s} {r['p_fp']:9.1e} {r['certainty']:7.3f} {r['presence_z']:5.1f} {r['matched']:3d} "
                       f"{r['named_p']:8.0e} {time.perf_counter() - start:5.1f}", flush=True)
 

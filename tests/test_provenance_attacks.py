@@ -90,21 +90,24 @@ def _assert_marked(mark: dict, model_named: bool = True) -> None:
         assert read == FINGERPRINT[:8] or not sure, mark
 
 
-@pytest.mark.parametrize("name", ["CRF28+half+crop10", "H.264 CRF 35", "H.265 CRF 28", "quarter size",
-                                  "brightness -10%", "contrast +10%", "JPEG q50 frames", "30->25 fps", "mirrored"])
+@pytest.mark.parametrize("name", ["CRF28+half+crop10", "CRF28+half+crop10 FFmpeg", "H.264 CRF 35", "H.265 CRF 28",
+                                  "quarter size", "brightness -10%", "contrast +10%", "JPEG q50 frames", "30->25 fps", "mirrored"])
 def test_mark_survives_on_190px_faces(identity_b: list[np.ndarray], reader: MarkReader, name: str,
                                       tmp_path: Path) -> None:
     mark, accuracy = _read(by_name(name), identity_b, tmp_path, reader)
     # the model is named surely after the milder attacks; after the others it may be unsure, never wrong
-    _assert_marked(mark, model_named=name not in ("quarter size", "CRF28+half+crop10", "H.264 CRF 35", "mirrored"))
+    _assert_marked(mark, model_named=not name.startswith(("quarter size", "CRF28+half+crop10", "H.264 CRF 35",
+                                                           "mirrored")))
     assert mark["layer"] == f"v{WRITTEN}" + ("-mirrored" if name == "mirrored" else "")
-    if name not in ("quarter size", "H.264 CRF 35"):  # faces >= 128 px after the attack: each face on its own
+    # faces >= 128 px after the attack: each face on its own. Not after FFmpeg's bicubic half size, which
+    # leaves less of the mark than OpenCV's area filter (the benchmark on 90 frames: 0.948, 50% of faces)
+    if name not in ("quarter size", "H.264 CRF 35", "CRF28+half+crop10 FFmpeg"):
         # (v3's bits have ~3.4 cells where v2's had ~5: after CRF 28 + half + crop ~3/4 of the faces read
         # >= 95% of their bits, the mean ~0.97)
         assert np.mean(accuracy >= 0.95) >= 0.6 and accuracy.mean() >= 0.95, (accuracy.mean(), np.mean(accuracy >= 0.95))
 
 
-@pytest.mark.parametrize("name", ["CRF28+half+crop10", "H.264 CRF 28", "half size"])
+@pytest.mark.parametrize("name", ["CRF28+half+crop10", "CRF28+half+crop10 FFmpeg", "H.264 CRF 28", "half size"])
 def test_mark_survives_on_104px_faces(two_people: list[np.ndarray], reader: MarkReader, name: str,
                                       tmp_path: Path) -> None:
     """Found blind (the presence word), also after CRF 28 + half size + crop, where ~50-px faces keep

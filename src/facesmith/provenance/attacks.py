@@ -4,8 +4,9 @@ watermark must survive (tests/test_provenance_attacks.py, benchmarks/watermark_a
 Each `Attack` turns decoded frames (BGR) into a new file made by independent code paths (OpenCV
 resampling, PyAV/FFmpeg encoders, OpenCV's JPEG), never by facesmith's writer: re-encode (H.264 /
 H.265 at a CRF), rescale, crop each edge, brightness/contrast, JPEG on every frame, a frame-rate change
-(frames dropped by timestamp, as FFmpeg's fps filter does), mirroring, and chains of these. Geometric
-and photometric attacks are followed by an H.264 re-encode at CRF 23 (a platform always re-encodes).
+(frames dropped by timestamp, as FFmpeg's fps filter does), mirroring, and chains of these (one of them
+scaled by FFmpeg's own scaler). Geometric and photometric attacks are followed by an H.264 re-encode at
+CRF 23 (a platform always re-encodes).
 
 These are the transformations of the published robustness benchmarks for video watermarks (Video
 Seal's: H.264/H.265 at CRF 28-40, crop, resize, brightness, contrast, JPEG, flips); they measure how
@@ -30,6 +31,7 @@ class Attack:
     codec: str = "libx264"
     crf: int = BASE_CRF
     scale: float = 1.0  # of each side
+    scaler: str = "area"  # OpenCV's area filter, or an FFmpeg (swscale) filter on the 4:2:0 planes: "bicubic"
     crop: float = 0.0  # fraction cut from each edge
     brightness: float = 0.0  # added, as a fraction of full scale
     contrast: float = 1.0  # about mid-grey
@@ -46,8 +48,9 @@ class Attack:
             out = out[dy:h - dy, dx:w - dx]
         if self.scale != 1.0:
             h, w = out.shape[:2]
-            out = cv2.resize(out, (max(2, round(w * self.scale)), max(2, round(h * self.scale))),
-                             interpolation=cv2.INTER_AREA)
+            size = (max(2, round(w * self.scale)), max(2, round(h * self.scale)))
+            out = cv2.resize(out, size, interpolation=cv2.INTER_AREA) if self.scaler == "area" else \
+                _swscaled(out, size, self.scaler)
         if self.brightness or self.contrast != 1.0:
             # saturated at 0 and 255 as an editor's levels are (addWeighted rounds and saturates);
             # convertScaleAbs, used before, takes |value| and so reflected every value pushed below 0
@@ -70,6 +73,15 @@ class Attack:
                 cv2.imwrite(str(out / f"{n:05d}.jpg"), f, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])
             return out
         return encode(frames, folder / f"{stem}.mp4", fps * self.rate, self.crf, self.codec)
+
+
+def _swscaled(image: np.ndarray, size: tuple[int, int], interpolation: str) -> np.ndarray:
+    """`image` resized as FFmpeg's scale filter resizes a decoded video: its 4:2:0 planes, by swscale."""
+    import av
+
+    planes = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24").reformat(format="yuv420p")
+    return planes.reformat(width=size[0], height=size[1], interpolation=interpolation.upper()).to_ndarray(
+        format="bgr24")
 
 
 def _retimed(frames: list[np.ndarray], rate: float) -> list[np.ndarray]:
@@ -114,6 +126,9 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("30->25 fps", rate=25 / 30),
     Attack("mirrored", mirror=True),
     Attack("CRF28+half+crop10", crf=28, scale=0.5, crop=0.1),
+    # the same chain with FFmpeg's default scaler (bicubic, on the 4:2:0 planes), as a platform's
+    # transcoder runs it, instead of OpenCV's kinder area filter on BGR
+    Attack("CRF28+half+crop10 FFmpeg", crf=28, scale=0.5, crop=0.1, scaler="bicubic"),
 )
 
 
